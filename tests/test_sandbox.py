@@ -1,0 +1,514 @@
+"""grader.sandbox with the real bubblewrap (no mocks), and its rlimit-only fallback.
+
+Each probe is a `sys.executable -c` program that prints JSON; the test reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from grader import sandbox
+from grader.errors import SandboxError
+from grader.sandbox import Limits, Mount, isolation_available, run_sandboxed
+
+AVAILABLE, WHY = isolation_available()
+needs_bwrap = pytest.mark.skipif(not AVAILABLE, reason=f"bwrap cannot sandbox here: {WHY}")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs a root grader")
+PY = sys.executable
+
+# A child that double-forks into a new session, ignores SIGTERM and sleeps, and a parent that
+# then sleeps argv[2] seconds. The grandchild carries argv[1] (a marker) on its command line so
+# the test can look for it among the host's processes afterwards.
+DAEMONIZE = """
+import os, signal, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        open("daemon-started", "w").close()
+        sleep = [sys.executable, "-c", "import time; time.sleep(300)", sys.argv[1]]
+        os.execv(sys.executable, sleep)
+    os._exit(0)
+while not os.path.exists("daemon-started"):
+    time.sleep(0.02)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def probe(code: str, workdir: Path, **kwargs: object) -> tuple[sandbox.SandboxResult, object]:
+    """Run `code` in the sandbox; return the result and the JSON of its last stdout line."""
+    result = run_sandboxed([PY, "-c", code], workdir=workdir, **kwargs)  # type: ignore[arg-type]
+    assert result.returncode == 0, result.stderr_tail
+    return result, json.loads(result.stdout_tail.strip().splitlines()[-1])
+
+
+def processes_with(marker: str) -> list[int]:
+    """Host pids whose command line contains `marker`."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    return path
+
+
+# --- what the command sees -------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_sees_only_the_system_python_workdir_and_tmp(work: Path, tmp_path: Path) -> None:
+    out = tmp_path / "grader-output"
+    out.mkdir()
+    (out / "results.json").write_text("{}")
+    code = f"""
+import json, os, subprocess, sys
+def writable(path):
+    try:
+        open(path, "w").close()
+        return True
+    except OSError:
+        return False
+open("made-inside.txt", "w").write("hi")
+print(json.dumps(dict(
+    cwd=os.getcwd(), home=os.environ["HOME"], root=sorted(os.listdir("/")),
+    hidden={{p: os.path.exists(p) for p in
+            ["/work", "/root/.ssh", "/home", "/etc/shadow", "/var", {str(out)!r}, {str(work)!r}]}},
+    etc=sorted(os.listdir("/etc")), passwd=open("/etc/passwd").read(),
+    usr_writable=writable("/usr/x"), tmp_writable=writable("/tmp/x"),
+    home_writable=writable(os.environ["HOME"] + "/x"), tmp=sorted(os.listdir("/tmp")),
+    python_works=subprocess.run([sys.executable, "-c", "import json"]).returncode == 0,
+    dev=sorted(os.listdir("/dev")),
+)))
+"""
+    result, seen = probe(code, work)
+    assert result.isolated and "isolated by bubblewrap" in result.note
+    assert seen["cwd"] == "/workspace" and seen["home"] == "/tmp/home"
+    assert not any(seen["hidden"].values()), seen["hidden"]
+    assert set(seen["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc",
+                                 "root", "proc", "dev", "tmp", "workspace"}  # fmt: skip
+    assert "shadow" not in seen["etc"] and "passwd" in seen["etc"]
+    assert "student:x:" in seen["passwd"] and "nobody" not in seen["passwd"]
+    assert not seen["usr_writable"] and seen["tmp_writable"] and seen["home_writable"]
+    assert seen["tmp"] == ["home", "x"]
+    assert seen["python_works"]
+    assert "null" in seen["dev"] and not any(d.startswith(("sd", "nvme", "vd")) for d in seen["dev"])
+    made = work / "made-inside.txt"
+    assert made.read_text() == "hi"
+    if os.geteuid() == 0:
+        assert made.stat().st_uid == sandbox.DEFAULT_UID
+
+
+@needs_bwrap
+def test_environment_is_exactly_env_plus_a_safe_minimum(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_SECRET_TOKEN", "hunter2")
+    code = "import json, os; print(json.dumps(dict(os.environ)))"
+    _, inside = probe(code, work, env={"SEED": "7", "OMP_NUM_THREADS": "2"})
+    assert "GRADER_SECRET_TOKEN" not in inside and "hunter2" not in json.dumps(inside)
+    assert inside["SEED"] == "7" and inside["OMP_NUM_THREADS"] == "2"
+    assert inside["LANG"] == "C.UTF-8" and inside["MPLBACKEND"] == "Agg"
+    assert inside["OPENBLAS_NUM_THREADS"] == inside["MKL_NUM_THREADS"] == "1"
+    assert inside["PYTHONDONTWRITEBYTECODE"] == "1"
+    expected = {"PATH", "HOME", "LANG", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE", "SEED", "PWD"}
+    expected |= {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+    assert set(inside) - {"LC_CTYPE"} == expected  # LC_CTYPE: Python's own locale coercion
+
+
+@needs_bwrap
+def test_loopback_works_but_nothing_else(work: Path) -> None:
+    code = """
+import json, socket, threading
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen()
+def echo():
+    conn, _ = server.accept(); conn.sendall(conn.recv(100).upper()); conn.close()
+threading.Thread(target=echo).start()
+client = socket.create_connection(server.getsockname(), timeout=5)
+client.sendall(b"ping"); reply = client.recv(100).decode()
+outside = {}
+for addr in [("1.1.1.1", 53), ("8.8.8.8", 443)]:
+    try:
+        socket.create_connection(addr, timeout=3); outside[addr[0]] = "connected"
+    except OSError as e:
+        outside[addr[0]] = str(e)
+print(json.dumps(dict(reply=reply, outside=outside, ifaces=socket.if_nameindex())))
+"""
+    _, seen = probe(code, work)
+    assert seen["reply"] == "PING"
+    assert all(v != "connected" for v in seen["outside"].values()), seen["outside"]
+    assert [name for _, name in seen["ifaces"]] == ["lo"]
+
+
+@needs_bwrap
+def test_own_pid_namespace_cannot_see_or_signal_the_grader(work: Path) -> None:
+    code = f"""
+import json, os
+try:
+    os.kill({os.getpid()}, 0); signalled = True
+except OSError:
+    signalled = False
+pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+print(json.dumps(dict(signalled=signalled, pids=pids, pid=os.getpid())))
+"""
+    _, seen = probe(code, work)
+    assert not seen["signalled"]
+    assert max(seen["pids"]) < 50 and len(seen["pids"]) <= 5, seen["pids"]  # not the host's
+
+
+@needs_bwrap
+@needs_root
+def test_command_runs_unprivileged_when_the_grader_is_root(work: Path) -> None:
+    code = """
+import json, os
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+try:
+    os.setuid(0); became_root = True
+except PermissionError:
+    became_root = False
+print(json.dumps(dict(ids=[os.getuid(), os.geteuid(), os.getgid(), os.getegid()],
+    groups=os.getgroups(), became_root=became_root,
+    caps={k: status[k].strip() for k in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb")},
+    nnp=status["NoNewPrivs"].strip())))
+"""
+    _, seen = probe(code, work, uid=64101)
+    assert seen["ids"] == [64101] * 4 and seen["groups"] == []
+    assert set(seen["caps"].values()) == {"0000000000000000"}, seen["caps"]
+    assert seen["nnp"] == "1" and not seen["became_root"]
+
+
+@needs_bwrap
+def test_python_from_a_virtualenv_behind_a_symlink_works_inside(work: Path, tmp_path: Path) -> None:
+    venv = [PY, "-m", "venv", "--without-pip", "--system-site-packages", tmp_path / "venv"]
+    subprocess.run(venv, check=True)  # (system site: `import grader` needs its dependencies)
+    (tmp_path / "link").symlink_to(tmp_path / "venv")
+    driver = f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).parents[1])!r})
+from pathlib import Path
+from grader.sandbox import run_sandboxed
+code = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.executable]))"
+result = run_sandboxed([sys.executable, "-c", code], workdir=Path({str(work)!r}))
+print(json.dumps([result.isolated, sys.prefix, result.stdout_tail, result.stderr_tail]))
+"""
+    venv_python = tmp_path / "link" / "bin" / "python"
+    ran = subprocess.run([venv_python, "-c", driver], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    isolated, prefix, stdout, stderr = json.loads(ran.stdout)
+    assert isolated and prefix == str(tmp_path / "link"), stderr
+    assert json.loads(stdout) == [prefix, sys.base_prefix, str(venv_python)]
+
+
+@needs_bwrap
+def test_tmp_is_private_and_size_limited(work: Path) -> None:
+    code = """
+import json
+try:
+    open("/tmp/fill", "wb").write(b"x" * 6 * 2**20); filled = "ok"
+except OSError as e:
+    filled = e.strerror
+print(json.dumps(filled))
+"""
+    _, seen = probe(code, work, limits=Limits(tmp_mb=4))
+    assert seen == "No space left on device"
+    assert not Path("/tmp/fill").exists()
+
+
+@needs_bwrap
+def test_a_notebook_runs_through_nbclient_and_ipykernel_inside(work: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    cell = "import numpy as np, matplotlib.pyplot as plt\nplt.plot(np.arange(5))\nprint(6 * 7)"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    nbformat.write(nb, work / "nb.ipynb")
+    runner = """
+import json, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read("nb.ipynb", as_version=4)
+NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+print(json.dumps(nb.cells[0].outputs[0]["text"]))
+"""
+    _, text = probe(runner, work, limits=Limits(timeout=120))
+    assert text == "42\n"
+
+
+# --- the whole tree dies ---------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_timeout_kills_the_whole_tree_including_daemons(work: Path) -> None:
+    marker = f"sandbox-test-{uuid.uuid4().hex}"
+    start = time.monotonic()
+    result = run_sandboxed([PY, "-c", DAEMONIZE, marker, "300"], workdir=work, limits=Limits(timeout=2))
+    assert result.timed_out and result.returncode is None
+    assert 2 <= result.duration < 8 and time.monotonic() - start < 10
+    assert (work / "daemon-started").exists()
+    assert processes_with(marker) == []
+
+
+@needs_bwrap
+def test_daemons_die_with_the_command_even_without_timeout(work: Path) -> None:
+    marker = f"sandbox-test-{uuid.uuid4().hex}"
+    result = run_sandboxed([PY, "-c", DAEMONIZE, marker, "0"], workdir=work)
+    assert result.returncode == 0 and not result.timed_out
+    assert (work / "daemon-started").exists()
+    assert processes_with(marker) == []
+
+
+# --- limits ----------------------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_memory_limit(work: Path) -> None:
+    code = """
+import json, sys
+try:
+    block = bytearray(int(sys.argv[1]) * 2**20); ok = True
+except MemoryError:
+    ok = False
+print(json.dumps(ok))
+"""
+    limits = Limits(memory_mb=256)
+    small = run_sandboxed([PY, "-c", code, "64"], workdir=work, limits=limits)
+    big = run_sandboxed([PY, "-c", code, "300"], workdir=work, limits=limits)
+    assert (small.stdout_tail.strip(), big.stdout_tail.strip()) == ("true", "false")
+
+
+@needs_bwrap
+def test_numpy_matplotlib_and_locale_work_under_default_limits(work: Path) -> None:
+    code = """
+import json, locale, resource
+locale.setlocale(locale.LC_ALL, "")
+import numpy as np
+import matplotlib.pyplot as plt
+a = np.random.default_rng(0).standard_normal((300, 300))
+plt.plot(a[0]); plt.savefig("plot.png")
+print(json.dumps(dict(trace=float(np.trace(a @ np.linalg.inv(a))), enc=locale.getencoding(),
+    limits={k: resource.getrlimit(getattr(resource, "RLIMIT_" + k))
+            for k in ("AS", "NPROC", "FSIZE", "CORE")})))
+"""
+    _, seen = probe(code, work)
+    assert abs(seen["trace"] - 300) < 1e-6 and seen["enc"] == "UTF-8"
+    assert (work / "plot.png").stat().st_size > 1000
+    d = Limits()
+    assert seen["limits"] == {
+        "AS": [d.memory_mb * 2**20] * 2,
+        "NPROC": [d.max_processes] * 2,
+        "FSIZE": [d.max_file_mb * 2**20] * 2,
+        "CORE": [0, 0],
+    }
+
+
+@needs_bwrap
+def test_file_size_limit(work: Path) -> None:
+    code = """
+import json
+def write(name, mb):
+    try:
+        with open(name, "wb") as f:
+            f.write(b"x" * (mb * 2**20))
+        return "ok"
+    except OSError as e:
+        return e.strerror
+print(json.dumps([write("small", 1), write("big", 3)]))
+"""
+    _, seen = probe(code, work, limits=Limits(max_file_mb=2))
+    assert seen == ["ok", "File too large"]
+    assert (work / "big").stat().st_size <= 2 * 2**20
+
+
+@needs_bwrap
+def test_fork_bomb_hits_the_process_limit(work: Path) -> None:
+    code = """
+import json, os, time
+children = 0
+try:
+    for _ in range(200):
+        if os.fork() == 0:
+            time.sleep(30); os._exit(0)
+        children += 1
+    error = None
+except BlockingIOError as e:
+    error = e.strerror
+print(json.dumps(dict(children=children, error=error)))
+"""
+    start = time.monotonic()
+    _, seen = probe(code, work, limits=Limits(max_processes=50), uid=64102)
+    assert seen["error"] == "Resource temporarily unavailable"
+    assert 40 <= seen["children"] < 50
+    assert time.monotonic() - start < 10  # and the sleeping children died with the sandbox
+
+
+@needs_bwrap
+def test_output_flood_goes_to_files_and_only_the_tail_comes_back(work: Path, tmp_path: Path) -> None:
+    code = "import sys\nfor _ in range(50): sys.stdout.buffer.write(b'x' * 2**20)\nprint('END')"
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    start = time.monotonic()
+    result = run_sandboxed([PY, "-c", code], workdir=work, limits=Limits(timeout=20), stdout_path=out, stderr_path=err)
+    assert result.returncode == 0 and time.monotonic() - start < 10  # a full pipe would hang
+    assert result.stdout_tail.endswith("END\n") and len(result.stdout_tail) <= sandbox.TAIL_BYTES
+    assert out.stat().st_size == 50 * 2**20 + 4 and err.read_bytes() == b""
+    flood = run_sandboxed([PY, "-c", code], workdir=work)  # temporary files
+    assert flood.returncode == 0 and len(flood.stdout_tail) == sandbox.TAIL_BYTES
+
+
+# --- mounts and errors -----------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_extra_mounts(work: Path, tmp_path: Path) -> None:
+    data = tmp_path / "dataset"
+    data.mkdir()
+    (data / "batch").write_text("pixels")
+    results = tmp_path / "results"
+    results.mkdir()
+    mounts = [
+        Mount(data, "/data"),
+        Mount(data, "cifar-10-batches-py"),
+        Mount(results, "/results", writable=True),
+    ]
+    code = """
+import json
+def write(path):
+    try:
+        open(path, "w").write("x"); return "ok"
+    except OSError as e:
+        return e.strerror
+print(json.dumps([open("/data/batch").read(), open("cifar-10-batches-py/batch").read(),
+                  write("/data/new"), write("cifar-10-batches-py/new"), write("/results/r")]))
+"""
+    _, seen = probe(code, work, mounts=mounts)
+    assert seen == ["pixels", "pixels", "Read-only file system", "Read-only file system", "ok"]
+    assert (results / "r").read_text() == "x" and not (data / "new").exists()
+
+
+def test_start_errors_name_the_path(work: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-workdir"
+    with pytest.raises(SandboxError, match="no-such-workdir"):
+        run_sandboxed([PY, "-c", "pass"], workdir=missing)
+    gone = tmp_path / "no-such-dataset"
+    with pytest.raises(SandboxError, match="no-such-dataset"):
+        run_sandboxed([PY, "-c", "pass"], workdir=work, mounts=[Mount(gone, "/data")])
+
+
+@needs_bwrap
+def test_a_sandbox_that_cannot_start_raises(work: Path, tmp_path: Path) -> None:
+    # bwrap cannot create a mount point inside the read-only /usr: it fails before the command.
+    with pytest.raises(SandboxError, match="failed to start"):
+        run_sandboxed([PY, "-c", "pass"], workdir=work, mounts=[Mount(tmp_path, "/usr/nope/x")])
+
+
+@pytest.mark.parametrize("isolation", ["auto", "none"])
+def test_a_failing_command_is_data_not_an_exception(work: Path, isolation: str) -> None:
+    failed = run_sandboxed(
+        [PY, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"],
+        workdir=work,
+        isolation=isolation,  # type: ignore[arg-type]
+    )
+    assert failed.returncode == 3 and not failed.timed_out and "boom" in failed.stderr_tail
+    missing = run_sandboxed(["no-such-program-xyz"], workdir=work, isolation=isolation)  # type: ignore[arg-type]
+    assert missing.returncode == 127 and "no-such-program-xyz" in missing.stderr_tail
+
+
+# --- without bwrap ---------------------------------------------------------------------------
+
+
+def test_fallback_is_loud_scrubbed_and_limited(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_SECRET_TOKEN", "hunter2")
+    data = tmp_path / "dataset"
+    data.mkdir()
+    (data / "batch").write_text("pixels")
+    code = """
+import json, os, resource
+try:
+    bytearray(300 * 2**20); big_alloc = "ok"
+except MemoryError:
+    big_alloc = "MemoryError"
+try:
+    open("big", "wb").write(b"x" * 3 * 2**20); big_file = "ok"
+except OSError as e:
+    big_file = e.strerror
+print(json.dumps(dict(cwd=os.getcwd(), env=dict(os.environ), big_alloc=big_alloc,
+    big_file=big_file, data=open("cifar/batch").read(),
+    core=resource.getrlimit(resource.RLIMIT_CORE))))
+"""
+    limits = Limits(memory_mb=256, max_file_mb=2)
+    result, seen = probe(
+        code,
+        work,
+        isolation="none",
+        limits=limits,
+        env={"SEED": "7"},
+        mounts=[Mount(data, "cifar")],
+    )
+    assert not result.isolated and result.note.startswith("NOT ISOLATED")
+    assert seen["cwd"] == str(work) and seen["data"] == "pixels"
+    assert "GRADER_SECRET_TOKEN" not in seen["env"] and seen["env"]["SEED"] == "7"
+    assert seen["env"]["HOME"] != os.environ.get("HOME") and seen["env"]["MPLBACKEND"] == "Agg"
+    assert seen["big_alloc"] == "MemoryError" and seen["big_file"] == "File too large"
+    assert seen["core"] == [0, 0]
+    assert not (work / "cifar").exists()  # the stand-in symlink is gone
+    assert not Path(seen["env"]["HOME"]).exists()  # and so is the private HOME
+
+
+def test_fallback_timeout_kills_the_group_and_daemons(work: Path) -> None:
+    marker = f"sandbox-test-{uuid.uuid4().hex}"
+    result = run_sandboxed(
+        [PY, "-c", DAEMONIZE, marker, "300"],
+        workdir=work,
+        limits=Limits(timeout=1.5),
+        isolation="none",
+    )
+    assert result.timed_out and not result.isolated and result.duration < 6
+    assert (work / "daemon-started").exists()
+    assert processes_with(marker) == []
+
+
+def test_without_bwrap(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(work))  # bwrap is nowhere on PATH now
+    available, why = isolation_available()
+    assert not available and "bwrap is not installed" in why and "apt-get install bubblewrap" in why
+    result = run_sandboxed([PY, "-c", "print('hi')"], workdir=work)
+    assert result.stdout_tail == "hi\n" and not result.isolated
+    assert "NOT ISOLATED" in result.note and "bwrap is not installed" in result.note
+    with pytest.raises(SandboxError, match="apt-get install bubblewrap"):
+        run_sandboxed([PY, "-c", "pass"], workdir=work, isolation="bwrap")
+
+
+def test_a_bwrap_that_does_not_work_here_means_fallback(
+    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "bwrap"  # what bwrap says where user namespaces are disabled
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    setpriv = shutil.which("setpriv")
+    if setpriv is None and os.geteuid() == 0:
+        pytest.skip("setpriv (util-linux) is missing, so a root grader never gets to bwrap")
+    if setpriv is not None:
+        (bin_dir / "setpriv").symlink_to(setpriv)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    available, why = isolation_available()
+    assert not available and "uid map: Permission denied" in why and "user namespaces" in why
+    result = run_sandboxed([PY, "-c", "print('hi')"], workdir=work)
+    assert result.stdout_tail == "hi\n" and not result.isolated
+    assert "NOT ISOLATED" in result.note and "uid map" in result.note
+    with pytest.raises(SandboxError, match="bwrap does not work here"):
+        run_sandboxed([PY, "-c", "pass"], workdir=work, isolation="bwrap")
