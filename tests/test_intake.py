@@ -1,0 +1,547 @@
+"""Intake: every accepted submission layout, built from the real reference files, and its problems.
+
+Also `execute.load_submitted`, which turns a submission's bytes into the notebook and module the
+grader runs, with a note for each repair and a problem for each unreadable part.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.errors import SubmissionError
+from grader.execute import load_submitted
+from grader.intake import Submission, discover, read_submission
+from grader.rubric import load_rubric
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = (REPO / "solutions" / "toy_nn.ipynb").read_bytes()
+MODULE = (REPO / "solutions" / "hw3code" / "neural_net.py").read_bytes()
+RUBRIC = load_rubric(REPO / "solutions" / "rubric.toml")
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> Path:
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    return folder
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def homework(prefix: str = "") -> dict[str, bytes]:
+    """A complete submission's files, optionally inside a top folder `prefix`."""
+    return {f"{prefix}toy_nn.ipynb": NOTEBOOK, f"{prefix}hw3code/neural_net.py": MODULE}
+
+
+def assert_complete(sub: Submission, student: str) -> None:
+    assert sub.student == student
+    assert sub.notebook == NOTEBOOK
+    assert sub.module == MODULE
+    assert sub.problems == ()
+
+
+# ---------------------------------------------------------------- accepted layouts
+
+
+def test_single_submission_folder(tmp_path: Path) -> None:
+    folder = write_files(tmp_path / "alice", {**homework(), "notes.txt": b"ignored"})
+    (sub,) = discover([folder])
+    assert_complete(sub, "alice")
+    assert sub.notebook_name == "toy_nn.ipynb"
+    assert sub.source == folder
+
+
+def test_single_folder_with_a_lone_neural_net_py(tmp_path: Path) -> None:
+    folder = write_files(tmp_path / "bob", {"toy_nn.ipynb": NOTEBOOK, "neural_net.py": MODULE})
+    (sub,) = discover([folder])
+    assert_complete(sub, "bob")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        pytest.param(
+            {"hw3_toy_nn.ipynb": NOTEBOOK, "neural_net.py": MODULE, "my_utils.py": b"x = 1\n"},
+            id="prefixed-notebook-and-helpers",
+        ),
+        pytest.param({"alice_toy_nn.ipynb": NOTEBOOK, "alice_neural_net.py": MODULE}, id="own-prefix"),
+        pytest.param(
+            {"toy_nn.ipynb": NOTEBOOK, "neural_net.py": MODULE, "neural_net (1).py": b"# old\n"},
+            id="duplicate-module",
+        ),
+    ],
+)
+def test_a_students_own_flat_folder_is_one_submission(tmp_path: Path, files) -> None:
+    (sub,) = discover([write_files(tmp_path / "alice", files)])
+    assert sub.student == "alice"
+    assert (sub.notebook, sub.module) == (NOTEBOOK, MODULE)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        pytest.param(".ipynb_checkpoints/toy_nn-checkpoint.ipynb", id="checkpoint"),
+        pytest.param("__MACOSX/._toy_nn.ipynb", id="unzipped-macosx"),
+        pytest.param("__MACOSX/hw3code/._neural_net.py", id="unzipped-macosx-module"),
+    ],
+)
+def test_junk_copies_are_not_other_notebooks_or_modules(tmp_path: Path, junk: str) -> None:
+    folder = write_files(tmp_path / "carol", {**homework(), junk: b"\x00\x05\x16\x07junk"})
+    (sub,) = discover([folder])
+    assert_complete(sub, "carol")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        pytest.param(homework(), id="flat"),
+        pytest.param(homework("alice/"), id="top-folder"),
+        pytest.param(
+            {
+                **homework("alice/"),
+                "__MACOSX/alice/._toy_nn.ipynb": b"\x00\x05\x16\x07AppleDouble",
+                "__MACOSX/alice/hw3code/._neural_net.py": b"\x00\x05\x16\x07AppleDouble",
+            },
+            id="top-folder-and-macosx-junk",
+        ),
+        pytest.param(
+            {**homework(), "__MACOSX/._toy_nn.ipynb": b"\x00\x05\x16\x07"},
+            id="flat-and-macosx-junk",
+        ),
+    ],
+)
+def test_zip_submission(tmp_path: Path, files: dict[str, bytes]) -> None:
+    archive = write_zip(tmp_path / "alice.zip", files)
+    (sub,) = discover([archive])
+    assert_complete(sub, "alice")
+    assert sub.notebook_name == "toy_nn.ipynb"
+
+
+def test_class_folder_of_folders_and_zips(tmp_path: Path) -> None:
+    course = tmp_path / "class"
+    write_files(course / "alice", homework())
+    write_zip(course / "bob.zip", homework())
+    write_zip(course / "carol.zip", homework("carol-hw3/"))
+    write_files(course / ".hidden", homework())
+    (course / "grades.csv").write_text("student,score\n")
+    subs = discover([course])
+    assert [s.student for s in subs] == ["alice", "bob", "carol"]
+    for sub in subs:
+        assert_complete(sub, sub.student)
+
+
+GRADESCOPE_METADATA = """\
+submission_111111:
+  :submitters:
+  - :name: Alice Liddell
+    :sid: '12345678'
+    :email: alice@example.edu
+  :created_at: 2024-02-09 12:00:00.000000000 -08:00
+  :score: 0.0
+  :status: processed
+submission_222222:
+  :submitters:
+  - :name: Bob Builder
+    :sid: '23456789'
+    :email: bob@example.edu
+  - :name: Carol Danvers
+    :sid: '34567890'
+    :email: carol@example.edu
+  :created_at: 2024-02-10 08:30:00.000000000 -08:00
+  :score: 0.0
+  :status: processed
+submission_333333:
+  :submitters:
+  - :name: Dan Nosid
+    :sid:
+    :email: dan@example.edu
+  :created_at: 2024-02-10 09:00:00.000000000 -08:00
+  :score: 0.0
+  :status: processed
+"""
+
+
+def test_gradescope_export(tmp_path: Path) -> None:
+    export = tmp_path / "assignment_123_export"
+    write_files(export, {"submission_metadata.yml": GRADESCOPE_METADATA.encode()})
+    write_files(export / "submission_111111", homework())
+    write_files(export / "submission_222222", {"toy_nn.ipynb": NOTEBOOK, "neural_net.py": MODULE})
+    write_files(export / "submission_333333", homework())
+    subs = {s.student: s for s in discover([export])}
+    assert sorted(subs) == ["12345678", "23456789", "dan@example.edu"]
+    for sub in subs.values():
+        assert_complete(sub, sub.student)
+    alice = subs["12345678"]
+    assert alice.source == export / "submission_111111"
+    assert alice.names["name"] == "Alice Liddell"
+    assert alice.names["email"] == "alice@example.edu"
+    group = subs["23456789"]
+    assert group.names["name"] == "Bob Builder"
+    assert group.names["group"] == "Bob Builder, Carol Danvers"
+    assert "group" not in alice.names
+
+
+def test_gradescope_submission_without_files_is_a_problem_not_an_error(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    write_files(export, {"submission_metadata.yml": GRADESCOPE_METADATA.encode()})
+    write_files(export / "submission_111111", homework())
+    subs = {s.student: s for s in discover([export])}
+    assert subs["12345678"].problems == ()
+    assert any("no notebook" in p for p in subs["23456789"].problems)
+
+
+def test_unreadable_gradescope_metadata(tmp_path: Path) -> None:
+    export = write_files(tmp_path / "export", {"submission_metadata.yml": b"a: [unclosed\n"})
+    with pytest.raises(SubmissionError, match=r"submission_metadata\.yml: unreadable Gradescope"):
+        discover([export])
+
+
+LMS = {
+    "alice_12345_67890_toy_nn.ipynb": NOTEBOOK,
+    "alice_12345_67891_neural_net.py": MODULE,
+    "bob_12346_67892_toy_nn.ipynb": NOTEBOOK,
+    "bob_12346_67893_neural_net-1.py": MODULE,
+    "carol_LATE_12347_67894_neural_net.py": MODULE,
+    "carol_LATE_12347_67895_toy_nn.ipynb": NOTEBOOK,
+}
+
+
+def test_flat_lms_folder_is_grouped_by_prefix(tmp_path: Path) -> None:
+    subs = discover([write_files(tmp_path / "canvas", LMS)])
+    assert [s.student for s in subs] == ["alice", "bob", "carol"]
+    for sub in subs:
+        assert_complete(sub, sub.student)
+    assert subs[0].notebook_name == "12345_67890_toy_nn.ipynb"
+
+
+def test_flat_lms_folder_with_one_notebook_is_still_several_students(tmp_path: Path) -> None:
+    """Alice sent both files, bob only his module: two students, not one submission."""
+    files = {
+        "alice_12345_67890_toy_nn.ipynb": NOTEBOOK,
+        "alice_12345_67891_neural_net.py": MODULE,
+        "bob_12346_67892_neural_net-1.py": MODULE,
+    }
+    subs = {s.student: s for s in discover([write_files(tmp_path / "canvas", files)])}
+    assert sorted(subs) == ["alice", "bob"]
+    assert_complete(subs["alice"], "alice")
+    assert subs["bob"].module == MODULE
+    assert subs["bob"].notebook is None
+    assert subs["bob"].problems == ("no notebook (toy_nn.ipynb) in the submission",)
+
+
+def test_flat_lms_folder_with_a_corrupt_zip(tmp_path: Path) -> None:
+    folder = write_files(tmp_path / "moodle", {**LMS, "dave_12348_67896_hw3.zip": b"PK\x03\x04 cut"})
+    subs = {s.student: s for s in discover([folder])}
+    assert sorted(subs) == ["alice", "bob", "carol", "dave"]
+    assert any("not a readable zip archive" in p for p in subs["dave"].problems)
+
+
+def test_duplicate_ids_get_a_suffix_and_a_note(tmp_path: Path) -> None:
+    course = tmp_path / "class"
+    write_files(course / "alice", homework())
+    write_zip(course / "alice.zip", homework())
+    write_files(tmp_path / "late" / "alice", homework())
+    subs = discover([course, tmp_path / "late"])
+    assert [s.student for s in subs] == ["alice", "alice~2", "alice~3"]
+    assert subs[0].problems == ()
+    assert subs[1].problems == ("the id alice appears more than once; graded as alice~2",)
+    assert subs[2].problems == ("the id alice appears more than once; graded as alice~3",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        pytest.param("Alice Smith (late)", "Alice_Smith_late", id="spaces-and-brackets"),
+        pytest.param("../../etc/passwd", "etc_passwd", id="path-traversal"),
+        pytest.param("a\\b:c*d?", "a_b_c_d", id="windows-separators"),
+        pytest.param(".hidden", "hidden", id="leading-dot"),
+        pytest.param("...", "unnamed", id="only-dots"),
+        pytest.param("alice@example.edu", "alice@example.edu", id="email-kept"),
+        pytest.param("123-45+6.x", "123-45+6.x", id="safe-kept"),
+    ],
+)
+def test_unsafe_characters_in_ids_are_sanitised(tmp_path: Path, raw: str, safe: str) -> None:
+    folder = write_files(tmp_path / "sub", homework())
+    assert read_submission(folder, raw).student == safe
+
+
+def test_unsafe_folder_and_gradescope_ids_are_sanitised(tmp_path: Path) -> None:
+    course = tmp_path / "class"
+    write_files(course / "Alice Smith (late)", homework())
+    write_zip(course / "bob's work.zip", homework())
+    export = tmp_path / "export"
+    metadata = "submission_1:\n  :submitters:\n  - :name: Eve\n    :sid: ../../evil id\n"
+    write_files(export, {"submission_metadata.yml": metadata.encode()})
+    write_files(export / "submission_1", homework())
+    ids = [s.student for s in discover([course, export])]
+    assert ids == ["Alice_Smith_late", "bob_s_work", "evil_id"]
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@+~-]*", i) for i in ids)
+
+
+# ---------------------------------------------------------------- problems
+
+
+def test_no_notebook(tmp_path: Path) -> None:
+    sub = read_submission(write_files(tmp_path / "alice", {"hw3code/neural_net.py": MODULE}))
+    assert sub.notebook is None
+    assert sub.module == MODULE
+    assert sub.problems == ("no notebook (toy_nn.ipynb) in the submission",)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "Untitled.ipynb",
+        "toy_nn-Copy1.ipynb",
+        "toy_nn (1).ipynb",
+        "scratch/toy_nn.ipynb",
+    ],
+)
+def test_several_notebooks_picks_toy_nn(tmp_path: Path, other: str) -> None:
+    files = {**homework(), other: b'{"cells": []}'}
+    sub = read_submission(write_files(tmp_path / "alice", files))
+    assert sub.notebook_name == "toy_nn.ipynb"
+    assert sub.notebook == NOTEBOOK
+    assert sub.problems == (f"several notebooks; graded toy_nn.ipynb (ignored {other})",)
+
+
+def test_several_notebooks_none_named_toy_nn(tmp_path: Path) -> None:
+    files = {"a.ipynb": NOTEBOOK, "b.ipynb": NOTEBOOK, "hw3code/neural_net.py": MODULE}
+    sub = read_submission(write_files(tmp_path / "alice", files))
+    assert sub.notebook is None
+    assert sub.problems == ("several notebooks and none named toy_nn.ipynb: a.ipynb, b.ipynb",)
+
+
+def test_one_notebook_with_another_name_is_graded(tmp_path: Path) -> None:
+    files = {"HW3_final.ipynb": NOTEBOOK, "hw3code/neural_net.py": MODULE}
+    sub = read_submission(write_files(tmp_path / "alice", files))
+    assert (sub.notebook_name, sub.notebook, sub.problems) == ("HW3_final.ipynb", NOTEBOOK, ())
+
+
+def test_no_neural_net_py(tmp_path: Path) -> None:
+    files = {"toy_nn.ipynb": NOTEBOOK, "hw3code/my_net.py": MODULE}
+    sub = read_submission(write_files(tmp_path / "alice", files))
+    assert sub.notebook == NOTEBOOK
+    assert sub.module is None
+    assert sub.problems == ("no hw3code/neural_net.py in the submission",)
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\t\n"], ids=["zero-bytes", "whitespace"])
+def test_empty_neural_net_py(tmp_path: Path, content: bytes) -> None:
+    files = {"toy_nn.ipynb": NOTEBOOK, "hw3code/neural_net.py": content}
+    sub = read_submission(write_files(tmp_path / "alice", files))
+    assert sub.problems == ("hw3code/neural_net.py is empty",)
+
+
+def test_several_modules_prefer_hw3code_and_the_plain_name(tmp_path: Path) -> None:
+    files = {
+        **homework(),
+        "neural_net.py": b"# an old copy\n",
+        "hw3code/neural_net (1).py": b"# a browser's duplicate download\n",
+    }
+    sub = read_submission(write_files(tmp_path / "alice", files))
+    assert sub.module == MODULE
+    assert sub.problems == ("several neural_net.py files; graded hw3code/neural_net.py",)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"PK\x03\x04 truncated", id="truncated"),
+        pytest.param(b"this is not a zip at all", id="not-a-zip"),
+        pytest.param(b"", id="empty-file"),
+    ],
+)
+def test_corrupt_zip_is_graded_with_a_problem(tmp_path: Path, content: bytes) -> None:
+    course = tmp_path / "class"
+    write_files(course / "alice", homework())
+    (course / "bob.zip").write_bytes(content)
+    alice, bob = discover([course])
+    assert_complete(alice, "alice")
+    assert bob.student == "bob"
+    assert (bob.notebook, bob.module) == (None, None)
+    (problem,) = bob.problems
+    assert problem.startswith(f"{course / 'bob.zip'}: not a readable zip archive")
+
+
+def test_discover_missing_path_raises(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SubmissionError, match=f"^{re.escape(str(missing))}: no such file or folder"):
+        discover([missing])
+
+
+def test_discover_empty_folder_raises(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SubmissionError, match="no submissions found in"):
+        discover([tmp_path / "empty"])
+
+
+def test_discover_a_file_that_is_not_a_zip_raises(tmp_path: Path) -> None:
+    path = tmp_path / "toy_nn.ipynb"
+    path.write_bytes(NOTEBOOK)
+    with pytest.raises(SubmissionError, match=r"a submission is a folder or a \.zip"):
+        discover([path])
+
+
+# ---------------------------------------------------------------- load_submitted
+
+
+def submitted(notebook: bytes | None = NOTEBOOK, module: bytes | None = MODULE) -> Submission:
+    return Submission(
+        student="alice",
+        source=Path("alice"),
+        notebook=notebook,
+        notebook_name="toy_nn.ipynb" if notebook is not None else "",
+        module=module,
+    )
+
+
+def test_load_submitted_reads_a_good_submission() -> None:
+    notebook, module, problems = load_submitted(submitted(), RUBRIC)
+    assert problems == []
+    assert notebook is not None
+    reference = nbformat.reads(NOTEBOOK.decode(), as_version=4)
+    assert [c.id for c in notebook.cells] == [c.id for c in reference.cells]
+    assert [c.source for c in notebook.cells] == [c.source for c in reference.cells]
+    assert module == MODULE.decode()
+
+
+def test_load_submitted_without_parts() -> None:
+    assert load_submitted(submitted(None, None), RUBRIC) == (None, None, [])
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(NOTEBOOK[: len(NOTEBOOK) // 2], id="truncated"),
+        pytest.param(NOTEBOOK.replace(b'"cells": [', b'"cells": [,', 1), id="stray-comma"),
+        pytest.param(b"", id="empty"),
+    ],
+)
+def test_invalid_json_notebook_names_file_line_and_column(broken: bytes) -> None:
+    with pytest.raises(json.JSONDecodeError) as caught:
+        json.loads(broken.decode())
+    line, column = caught.value.lineno, caught.value.colno
+    notebook, module, problems = load_submitted(submitted(broken), RUBRIC)
+    assert notebook is None
+    assert module == MODULE.decode()  # the module is still graded
+    (problem,) = problems
+    assert problem.startswith("toy_nn.ipynb: not a notebook: invalid JSON")
+    assert f"line {line} column {column}" in problem
+    assert "/tmp" not in problem  # the grader's temporary copy is not shown
+
+
+def test_notebook_saved_as_nbformat_3_is_converted_with_a_note() -> None:
+    reference = nbformat.reads(NOTEBOOK.decode(), as_version=4)
+    old = nbformat.writes(nbformat.convert(copy.deepcopy(reference), 3), version=3)
+    assert json.loads(old)["nbformat"] == 3 and "worksheets" in json.loads(old)
+    notebook, _, problems = load_submitted(submitted(old.encode()), RUBRIC)
+    assert problems == ["toy_nn.ipynb: saved as nbformat 3; read as nbformat 4"]
+    assert notebook is not None and notebook.nbformat == 4
+    assert [c.cell_type for c in notebook.cells] == [c.cell_type for c in reference.cells]
+    assert [c.source for c in notebook.cells] == [c.source for c in reference.cells]
+    ids = [c.id for c in notebook.cells]
+    assert len(set(ids)) == len(ids)
+
+
+def _with_ids(change) -> bytes:
+    data = json.loads(NOTEBOOK)
+    change(data["cells"])
+    return json.dumps(data).encode()
+
+
+def _drop_ids(cells: list[dict]) -> None:
+    for cell in cells[3:6]:
+        del cell["id"]
+
+
+def _duplicate_ids(cells: list[dict]) -> None:
+    cells[4]["id"] = cells[3]["id"]
+
+
+def _invalid_ids(cells: list[dict]) -> None:
+    cells[4]["id"] = "not a valid id!"
+
+
+ORIGINAL_IDS = [cell["id"] for cell in json.loads(NOTEBOOK)["cells"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "changed"),
+    [
+        pytest.param(_drop_ids, {3, 4, 5}, id="missing"),
+        pytest.param(_duplicate_ids, {4}, id="duplicate"),
+        pytest.param(_invalid_ids, {4}, id="invalid"),
+    ],
+)
+def test_bad_cell_ids_are_repaired(change, changed: set[int]) -> None:
+    notebook, _, _ = load_submitted(submitted(_with_ids(change)), RUBRIC)
+    assert notebook is not None
+    ids = [c.id for c in notebook.cells]
+    assert len(set(ids)) == len(ids) == len(ORIGINAL_IDS)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", i) for i in ids)
+    # Only the broken ids change: the others still match the starter's cells.
+    assert [i for n, i in enumerate(ids) if n not in changed] == [
+        i for n, i in enumerate(ORIGINAL_IDS) if n not in changed
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(_invalid_ids, id="invalid"),
+        pytest.param(_duplicate_ids, id="duplicate"),
+    ],
+)
+def test_bad_cell_ids_are_noted(change) -> None:
+    _, _, problems = load_submitted(submitted(_with_ids(change)), RUBRIC)
+    assert len(problems) == 1
+    assert problems[0].startswith("toy_nn.ipynb: cell 5 had an invalid or repeated id")
+
+
+def test_module_with_a_syntax_error_names_the_line() -> None:
+    broken = MODULE.replace(b"def predict(self, X):", b"def predict(self, X)", 1)
+    line = MODULE[: MODULE.index(b"def predict(self, X):")].count(b"\n") + 1
+    notebook, module, problems = load_submitted(submitted(module=broken), RUBRIC)
+    assert notebook is not None  # the notebook is still graded
+    assert module == broken.decode()
+    (problem,) = problems
+    assert problem.startswith(f"hw3code/neural_net.py, line {line}: syntax error")
+
+
+def test_non_utf8_module() -> None:
+    latin1 = "# Numérique: le réseau\n".encode("latin-1") + MODULE
+    _, module, problems = load_submitted(submitted(module=latin1), RUBRIC)
+    assert module is None
+    assert problems == ["hw3code/neural_net.py is not UTF-8 text"]
+
+
+def test_module_with_a_byte_order_mark_is_read() -> None:
+    _, module, problems = load_submitted(submitted(module=b"\xef\xbb\xbf" + MODULE), RUBRIC)
+    assert (module, problems) == (MODULE.decode(), [])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(MODULE + b"\nx = 1\x00\n", id="nul-byte"),
+        pytest.param(b"x = " + b"1 + " * 100_000 + b"1\n", id="deeply-nested"),
+    ],
+)
+def test_hostile_module_is_a_problem_not_a_crash(source: bytes) -> None:
+    _, _, problems = load_submitted(submitted(module=source), RUBRIC)
+    assert len(problems) == 1
+    assert problems[0].startswith("hw3code/neural_net.py")
