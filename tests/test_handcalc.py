@@ -333,6 +333,22 @@ def test_grade_answer(case: Case) -> None:
         assert text in results[name].message
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_the_verdict_never_gives_the_correct_value_away(case: Case) -> None:
+    """Students see the verdict (Gradescope shows the check's message): no correct value in it."""
+    for quantities in (FORWARD, BACKWARD):
+        for r in grade_answer(case.text, quantities, rtol=case.rtol):
+            secrets = {format(v, "#.5g") for v in _flat(r.quantity.expected)}
+            secrets |= {format(v, ".3g") for v in _flat(r.quantity.expected)}
+            if not r.correct:
+                leaked = [s for s in secrets if s in r.verdict and (r.found is None or s not in r.found)]
+                assert not leaked, r.verdict
+
+
+def _flat(value: object) -> list[float]:
+    return [x for v in value for x in _flat(v)] if isinstance(value, tuple) else [value]
+
+
 def test_result_says_what_and_where() -> None:
     db2 = grade_answer(SEED_BACKWARD, BACKWARD)[1]
     assert (db2.found, db2.found_values, db2.expected) == ("0.1662", 0.1662, "0.13850")

@@ -76,8 +76,18 @@ class QuantityResult:
     found: str | None  # the value as written ("[0.0986, 0.0992]"), None when nothing was found
     found_values: float | tuple | None
     correct: bool
-    message: str  # one line for the student: "0.1662 ≠ 0.13850 (20% off)"
+    message: str  # one line for the TA, with the correct value: "0.1662 ≠ 0.13850 (20% off)"
     where: str = ""  # "after its label", "boxed after its label", "unlabelled final value"
+    problem: str = ""  # what is wrong, without the correct value: "is transposed", "is wrong"
+
+    @property
+    def verdict(self) -> str:
+        """One line for the student that never reveals the correct value."""
+        if self.found is None:
+            return f"no value found for {self.quantity.label}"
+        if self.correct:
+            return f"{self.quantity.label} = {self.found}: right"
+        return f"{self.quantity.label} = {self.found} {self.problem or 'is wrong'}"
 
     @property
     def expected(self) -> str:
@@ -478,12 +488,17 @@ def _errors(found: Found, expected: Expected, rtol: float) -> list[tuple[float, 
     return out
 
 
-def _judge(found: Found, q: Quantity, rtol: float) -> tuple[bool, str]:
-    """Whether `found` is `q`'s correct value, and a one-line message saying so."""
+def _judge(found: Found, q: Quantity, rtol: float) -> tuple[bool, str, str]:
+    """Whether `found` is `q`'s correct value, a one-line message saying so (with the
+    correct value), and what is wrong in words that do not give the correct value away."""
     found = _squeeze(found)
     text, want, shape = _render(found), q.expected_text, _shape(q.expected)
     if _shape(found) != shape:
-        return False, f"{text} is {_describe(_shape(found))}, but {q.label} is {_describe(shape)}"
+        return (
+            False,
+            f"{text} is {_describe(_shape(found))}, but {q.label} is {_describe(shape)}",
+            f"is {_describe(_shape(found))}, not {_describe(shape)}",
+        )
     errors = _errors(found, q.expected, rtol)
     # Reversed vector, transposed matrix. The entries of x⁽¹⁾ (and of ∂l/∂W⁽²⁾) are within
     # 1% of each other, so a swap must be told by which reading fits better, not by which fits.
@@ -492,15 +507,17 @@ def _judge(found: Found, q: Quantity, rtol: float) -> tuple[bool, str]:
         alt = _errors(other, q.expected, rtol)
         if all(w is None for _, w in alt) and sum(e for e, _ in alt) < sum(e for e, _ in errors):
             how = "has the entries of {} swapped" if len(shape) == 1 else "is the transpose of {}"
-            return False, f"{text} {how.format(q.label)} (expected {want})"
+            problem = "has its entries swapped" if len(shape) == 1 else "is transposed"
+            return False, f"{text} {how.format(q.label)} (expected {want})", problem
     reasons = [why for _, why in errors if why]
     if not reasons:
-        return True, f"{text} matches {want}"
+        return True, f"{text} matches {want}", ""
     if len(reasons) == len(errors) and all(why.startswith("has ") for why in reasons):
-        return False, f"{text} is written to fewer than 2 significant digits (expected {want})"
+        digits = "is written to fewer than 2 significant digits"
+        return False, f"{text} {digits} (expected {want})", digits
     if len(reasons) == len(errors) and all(why.startswith("is ") for why in reasons):
         spread = "" if len({_pct(e) for e, _ in errors}) == 1 else "up to "
-        return False, f"{text} ≠ {want} ({spread}{_pct(max(e for e, _ in errors))} off)"
+        return False, f"{text} ≠ {want} ({spread}{_pct(max(e for e, _ in errors))} off)", "is wrong"
     cols = shape[1] if len(shape) == 2 else 0
     names = [f"({i // cols + 1}, {i % cols + 1})" if cols else f"{i + 1}" for i in range(len(errors))]
     entries = list(zip(names, _leaves(found), errors, strict=True))
@@ -508,7 +525,8 @@ def _judge(found: Found, q: Quantity, rtol: float) -> tuple[bool, str]:
     right = [n for n, _, (_, why) in entries if not why]
     plural = "entry" if len(right) == 1 else "entries"
     tail = f"; {plural} {', '.join(right)} right" if right else ""
-    return False, f"{text} ≠ {want}: {'; '.join(wrong)}{tail}"
+    wrong_names = ", ".join(n for n, _, (_, why) in entries if why)
+    return False, f"{text} ≠ {want}: {'; '.join(wrong)}{tail}", f"is wrong in entry {wrong_names}"
 
 
 def _unlabelled(q: Quantity, eligible: list[_Candidate], rtol: float) -> Found | None:
@@ -530,8 +548,9 @@ def _unlabelled(q: Quantity, eligible: list[_Candidate], rtol: float) -> Found |
     return None
 
 
-def _result(q: Quantity, value: Found, ok: bool, message: str, where: str) -> QuantityResult:
-    return QuantityResult(q, _render(_squeeze(value)), _values(value), ok, message, where)
+def _result(q: Quantity, value: Found, verdict: tuple[bool, str, str], where: str) -> QuantityResult:
+    ok, message, problem = verdict
+    return QuantityResult(q, _render(_squeeze(value)), _values(value), ok, message, where, problem)
 
 
 def _grade_one(q: Quantity, found: list[_Candidate], rtol: float) -> QuantityResult:
@@ -539,20 +558,20 @@ def _grade_one(q: Quantity, found: list[_Candidate], rtol: float) -> QuantityRes
     if own:  # a boxed value first, then the last final value, then the last value at all
         pick = next((c for c in reversed(own) if c.boxed), None)
         pick = pick or next((c for c in reversed(own) if c.final), None) or own[-1]
-        ok, message = _judge(pick.value, q, rtol)
+        verdict = _judge(pick.value, q, rtol)
         where = "boxed after its label" if pick.boxed else "after its label"
         # x_2 = 0.1 is the input's second entry, not x⁽²⁾: given data never answers anything.
         given = all(n.value in _GIVEN for n in _leaves(pick.value))
-        if ok or ((pick.boxed or pick.final) and not given):
-            return _result(q, pick.value, ok, message, where)
+        if verdict[0] or ((pick.boxed or pick.final) and not given):
+            return _result(q, pick.value, verdict, where)
     # No labelled result, or only one in the middle of the work or restating given data: the
     # result may still be among the unlabelled ones.
     value = _unlabelled(q, [c for c in found if c.subject is None and (c.final or c.boxed)], rtol)
     if value is not None:
-        message = _judge(value, q, rtol)[1] + " (found without its label)"
-        return _result(q, value, True, message, "unlabelled final value")
+        ok, message, problem = _judge(value, q, rtol)
+        return _result(q, value, (ok, message + " (found without its label)", problem), "unlabelled final value")
     if own:
-        return _result(q, pick.value, False, message, where)
+        return _result(q, pick.value, verdict, where)
     return QuantityResult(q, None, None, False, f"no value found for {q.label}")
 
 
