@@ -1,0 +1,151 @@
+"""Execute the student's notebook with nbclient, cell by cell, then harvest.
+
+Runs INSIDE the sandbox. Every code cell runs in order in one kernel; a cell that
+raises or times out is recorded and the next cell runs anyway (so an error costs
+only the checks that need what that cell would have made). After the last cell, a
+harvest cell runs in the same kernel and writes the objects the checks need to
+`<out>/harvest.npz` and `harvest.json`. The executed notebook (outputs trimmed)
+goes to `<out>/executed.ipynb` for the reports, and one line per cell to
+`<out>/cells.jsonl` as it finishes, which the grader reads for progress.
+
+Nothing written here is trusted: the grader validates all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+MAX_STREAM_CHARS = 20_000  # per cell: enough for any real output, not for a flood
+MAX_OUTPUTS = 50  # per cell
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+# Runs in the student's kernel after the last cell. Names are prefixed so that it
+# cannot collide with the student's, and it imports what it needs afresh.
+HARVEST = """
+def __grader_harvest(path):
+    import json as _json, numpy as _np
+    arrays, info = {}, {}
+    for name in ("best_net", "subopt_net"):
+        obj = globals().get(name, None)
+        params = getattr(obj, "params", None)
+        if not isinstance(params, dict):
+            info[name] = "missing" if obj is None else "has no params dict (" + type(obj).__name__ + ")"
+            continue
+        info[name] = "ok"
+        for key in ("W1", "b1", "W2", "b2"):
+            try:
+                arrays[name + "." + key] = _np.asarray(params[key], dtype=_np.float64)
+            except Exception as exc:
+                info[name] = "params[" + repr(key) + "]: " + str(exc)
+    for name in ("test_acc", "best_valid_acc", "val_acc"):
+        try:
+            info[name] = float(globals()[name])
+        except Exception:
+            info[name] = None
+    _np.savez(path + ".npz", **arrays)
+    with open(path + ".json", "w") as f:
+        _json.dump(info, f)
+__grader_harvest(__PATH__)
+del __grader_harvest
+"""
+
+
+class _Client(NotebookClient):
+    """A NotebookClient that trims floods of output and reports each cell's outcome."""
+
+    def __init__(self, nb, **kwargs):
+        super().__init__(nb, **kwargs)
+        self._replies = {}
+        self.on_cell_executed = self._remember_reply
+
+    def _remember_reply(self, cell, cell_index, execute_reply):
+        self._replies[cell_index] = execute_reply.get("content", {})
+
+    def output(self, outs, msg, display_id, cell_index):
+        out = super().output(outs, msg, display_id, cell_index)
+        del outs[MAX_OUTPUTS:]
+        for item in outs:
+            if item.get("output_type") == "stream" and len(item.get("text", "")) > MAX_STREAM_CHARS:
+                item["text"] = item["text"][:MAX_STREAM_CHARS] + "\n[... output trimmed by the grader ...]\n"
+        return out
+
+    def run_cell(self, cell, index):
+        """Execute one cell: (status, error) with status ok, error, timeout or dead."""
+        try:
+            self.execute_cell(cell, index)
+        except DeadKernelError as exc:
+            return "dead", {"ename": "DeadKernelError", "evalue": str(exc)}
+        if self._replies.pop(index, {}).get("ename") == "CellTimeoutError":
+            return "timeout", {"ename": "CellTimeoutError", "evalue": f"the cell ran longer than {self.timeout:g} s"}
+        error = _error_of(cell)
+        return ("error", error) if error else ("ok", None)
+
+    def run_extra(self, source, timeout=None):
+        """Run `source` as a temporary last cell: (status, error)."""
+        cell = nbformat.v4.new_code_cell(source)
+        self.nb.cells.append(cell)
+        saved, self.timeout = self.timeout, timeout or self.timeout
+        try:
+            return self.run_cell(cell, len(self.nb.cells) - 1)
+        finally:
+            self.timeout = saved
+            self.nb.cells.pop()
+
+
+def _error_of(cell):
+    for item in cell.get("outputs", []):
+        if item.get("output_type") == "error":
+            trace = _ANSI.sub("", "\n".join(item.get("traceback", [])))
+            return {"ename": item.get("ename", ""), "evalue": item.get("evalue", "")[:2000], "traceback": trace[-6000:]}
+    return None
+
+
+def run_notebook(notebook_path, workspace, out_dir, cell_timeout, startup_timeout=120):
+    """Execute the notebook in `workspace`; write executed.ipynb, cells.jsonl, harvest.*."""
+    out_dir = Path(out_dir)
+    nb = nbformat.read(notebook_path, as_version=4)
+    client = _Client(
+        nb,
+        timeout=cell_timeout,
+        startup_timeout=startup_timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeoutError", "evalue": "timeout", "traceback": []},
+        record_timing=False,
+        resources={"metadata": {"path": str(workspace)}},
+    )
+    stopped = None  # why the remaining cells cannot run, once that happens
+    try:
+        with (out_dir / "cells.jsonl").open("w") as log, client.setup_kernel():
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                record = {"index": index, "id": cell.get("id")}
+                if stopped:
+                    record.update(status="not-run", error={"ename": "NotRun", "evalue": stopped})
+                else:
+                    started = time.monotonic()
+                    record["status"], error = client.run_cell(cell, index)
+                    record["seconds"] = round(time.monotonic() - started, 3)
+                    if error:
+                        record["error"] = error
+                    if record["status"] == "dead":
+                        stopped = f"the kernel died in cell {index + 1} (out of memory, or it exited)"
+                    elif record["status"] == "timeout" and client.run_extra("pass", 15)[0] != "ok":
+                        stopped = f"the kernel stayed busy after cell {index + 1} timed out"
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+            if not stopped:
+                _, error = client.run_extra(HARVEST.replace("__PATH__", repr(str(out_dir / "harvest"))))
+                if error:
+                    (out_dir / "harvest-error.json").write_text(json.dumps(error))
+    finally:
+        nbformat.write(nb, str(out_dir / "executed.ipynb"))

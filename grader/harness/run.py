@@ -1,0 +1,68 @@
+"""Entry point of one sandboxed run: the module probes, then the notebook and harvest.
+
+Runs INSIDE the sandbox as `python run.py JOB_JSON`, with this folder mounted
+read-only. The job file (written by `grader.execute`) says where the workspace, the
+probe inputs and the output folder are, which probes to run and the time limits.
+The probes run in a child process with their own time limit, so a module that
+hangs on import cannot stop the notebook from running, and vice versa. What this
+run writes is read back, and validated, by the grader outside the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _run_probes(job_path, job):
+    started = time.monotonic()
+    child = subprocess.Popen([sys.executable, str(HERE / "probes.py"), job_path], start_new_session=True)
+    try:
+        code = child.wait(timeout=job["probe_timeout"])
+        status = "ok" if code == 0 else f"exited with status {code}"
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        status = "timeout"
+    return {"status": status, "seconds": round(time.monotonic() - started, 3)}
+
+
+def _run_notebook(job):
+    sys.path.insert(0, str(HERE))
+    from execute_notebook import run_notebook
+
+    started = time.monotonic()
+    try:
+        run_notebook(job["notebook"], job["workspace"], job["out_dir"], job["cell_timeout"])
+        status = {"status": "ok"}
+    except Exception:
+        status = {"status": "error", "error": traceback.format_exc()[-6000:]}
+    status["seconds"] = round(time.monotonic() - started, 3)
+    return status
+
+
+def main(job_path):
+    job = json.loads(Path(job_path).read_text())
+    out_dir = Path(job["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = {}
+    if job["probes"]:
+        summary["probes"] = _run_probes(job_path, job)
+        print(f"probes: {summary['probes']['status']}", flush=True)
+    if job.get("notebook"):
+        summary["notebook"] = _run_notebook(job)
+        print(f"notebook: {summary['notebook']['status']}", flush=True)
+    (out_dir / "run.json").write_text(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
