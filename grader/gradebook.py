@@ -1,0 +1,119 @@
+"""The class gradebook (CSV) and the TA's manual scores that merge into it.
+
+`gradebook.csv` has one row per student: identity, total, maximum, then one column
+per check (its points), then how the run went. The manual-scores file is a CSV
+with the columns `student,check,score` and optionally `comment`; its scores replace
+the `pending` results of manual checks (the free-text questions) and the totals
+follow, without regrading anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import ConfigError
+from .fsutil import atomic_write_text
+from .results import SubmissionResult
+
+__all__ = ["ManualScore", "apply_manual_scores", "read_manual_scores", "write_gradebook"]
+
+
+@dataclass(frozen=True)
+class ManualScore:
+    """A TA's score for one manual check of one student."""
+
+    student: str
+    check: str
+    score: float
+    comment: str = ""
+
+
+def read_manual_scores(path: Path) -> list[ManualScore]:
+    """Read the manual-scores CSV; a ConfigError names the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the manual scores ({exc.strerror})") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"student", "check", "score"} - set(reader.fieldnames or ())
+    if missing:
+        raise ConfigError(
+            f"{path}: the header needs the columns student,check,score (missing {', '.join(sorted(missing))})"
+        )
+    scores = []
+    for line, row in enumerate(reader, start=2):
+        if not any((v or "").strip() for v in row.values()):
+            continue
+        try:
+            value = float(row["score"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{path}, line {line}: score {row['score']!r} is not a number") from None
+        scores.append(
+            ManualScore(row["student"].strip(), row["check"].strip(), value, (row.get("comment") or "").strip())
+        )
+    return scores
+
+
+def apply_manual_scores(
+    results: Sequence[SubmissionResult], scores: Sequence[ManualScore], source: Path | str = "manual scores"
+) -> list[SubmissionResult]:
+    """`results` with the manual scores merged in; a ConfigError for an unknown student,
+    an unknown or non-manual check, or a score outside 0..max."""
+    by_student = {r.student: r for r in results}
+    updated: dict[str, SubmissionResult] = dict(by_student)
+    for score in scores:
+        result = updated.get(score.student)
+        if result is None:
+            raise ConfigError(f"{source}: no graded student {score.student!r}")
+        check = result.check(score.check)
+        if check is None or not check.manual:
+            manual = sorted({c.id for c in result.checks if c.manual})
+            raise ConfigError(f"{source}: {score.check!r} is not a manual check (those are: {', '.join(manual)})")
+        if not 0 <= score.score <= check.max_score:
+            raise ConfigError(
+                f"{source}: {score.student} {score.check}: {score.score:g} is outside 0..{check.max_score:g}"
+            )
+        status = "passed" if score.score >= check.max_score else "partial" if score.score > 0 else "failed"
+        message = f"scored by a TA: {score.score:g}/{check.max_score:g}" + (
+            f"; {score.comment}" if score.comment else ""
+        )
+        updated[score.student] = result.with_checks([replace(check, score=score.score, status=status, message=message)])
+    return [updated[r.student] for r in results]
+
+
+def _points(value: float) -> str:
+    """Points with six decimals at most, no trailing zeros: 72.222222, 15, 0.5."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
+    """Write `gradebook.csv` atomically, one row per student in the given order."""
+    check_ids: list[str] = []
+    for result in results:
+        check_ids += [c.id for c in result.checks if c.id not in check_ids]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["student", "name", "email", "total", "max", *check_ids, "validation_accuracy", "sandboxed", "problems"]
+    )
+    for r in results:
+        cells = [_points(check.score) if (check := r.check(i)) else "" for i in check_ids]
+        accuracy = "" if r.validation_accuracy is None else f"{r.validation_accuracy:.4f}"
+        writer.writerow(
+            [
+                r.student,
+                r.names.get("name", ""),
+                r.names.get("email", ""),
+                _points(r.score),
+                _points(r.max_score),
+                *cells,
+                accuracy,
+                "yes" if r.sandboxed else "NO",
+                " | ".join(r.problems),
+            ]
+        )
+    atomic_write_text(path, out.getvalue())

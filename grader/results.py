@@ -1,0 +1,233 @@
+"""Results: what a check found, what a student got, and the Gradescope results file.
+
+A failed check is data, not an exception: `CheckResult` carries the status, the
+points, a one-line message and the structured evidence (expected, observed,
+tolerance, per-item details). `SubmissionResult` gathers one student's checks;
+totals are derived from the checks, never stored twice. `results.json` follows the
+Gradescope autograder specification, with our own structured details under
+`extra_data`, and it is also what `grader report` and resumed runs read back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import GraderError
+from .fsutil import atomic_write_text
+
+__all__ = [
+    "STATUSES",
+    "CheckResult",
+    "SubmissionResult",
+    "jsonable",
+    "read_result",
+    "write_result",
+]
+
+# passed/failed/partial: scored automatically; error: the code raised or timed out;
+# pending: waits for a TA's manual score; flagged: an integrity finding for the TA;
+# skipped: not run here (e.g. hidden checks in a student's self-check).
+STATUSES = ("passed", "partial", "failed", "error", "pending", "flagged", "skipped")
+RESULTS_VERSION = 1
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with numpy types, tuples and non-finite floats made valid JSON."""
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check for one student."""
+
+    id: str
+    name: str
+    status: str
+    score: float
+    max_score: float
+    message: str  # one line that says what was found
+    expected: Any = None
+    observed: Any = None
+    tolerance: float | None = None
+    details: tuple[Mapping[str, Any], ...] = ()  # per item: label, expected, observed, ok, note
+    visibility: str = "visible"
+    public: bool = False
+    bonus: bool = False
+    manual: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    def to_gradescope(self, number: str) -> dict[str, Any]:
+        """This check as one entry of Gradescope's `tests` list."""
+        return {
+            "name": self.name,
+            "number": number,
+            "score": round(self.score, 6),
+            "max_score": self.max_score,
+            # Gradescope knows only passed and failed; ours is in extra_data.
+            "status": "passed" if self.status in ("passed", "flagged") and self.score >= self.max_score else "failed",
+            "output": self.message,
+            "visibility": self.visibility,
+            "extra_data": jsonable(
+                {
+                    "check_id": self.id,
+                    "status": self.status,
+                    "expected": self.expected,
+                    "observed": self.observed,
+                    "tolerance": self.tolerance,
+                    "details": list(self.details),
+                    "public": self.public,
+                    "bonus": self.bonus,
+                    "manual": self.manual,
+                }
+            ),
+        }
+
+    @classmethod
+    def from_gradescope(cls, test: Mapping[str, Any]) -> CheckResult:
+        """Read back an entry written by `to_gradescope`."""
+        extra = test["extra_data"]
+        return cls(
+            id=extra["check_id"],
+            name=test["name"],
+            status=extra["status"],
+            score=float(test["score"]),
+            max_score=float(test["max_score"]),
+            message=test.get("output", ""),
+            expected=extra.get("expected"),
+            observed=extra.get("observed"),
+            tolerance=extra.get("tolerance"),
+            details=tuple(extra.get("details") or ()),
+            visibility=test.get("visibility", "visible"),
+            public=bool(extra.get("public")),
+            bonus=bool(extra.get("bonus")),
+            manual=bool(extra.get("manual")),
+        )
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """Everything the grader concluded about one submission."""
+
+    student: str
+    checks: tuple[CheckResult, ...]
+    execution_time: float  # seconds, for the whole grading of this submission
+    sandboxed: bool
+    sandbox_note: str = ""
+    problems: tuple[str, ...] = ()  # intake and run problems, for the student and the TA
+    names: Mapping[str, str] = field(default_factory=dict)
+    validation_accuracy: float | None = None  # of best_net, recomputed: the leaderboard value
+    fingerprint: str = ""  # of the inputs: unchanged inputs need no regrading
+    graded_at: str = ""
+    info: Mapping[str, Any] = field(default_factory=dict)  # timings, cell outcomes, artefacts
+
+    @property
+    def score(self) -> float:
+        """Points earned, bonus included."""
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        """Points available, bonus excluded."""
+        return sum(c.max_score for c in self.checks if not c.bonus)
+
+    @property
+    def pending_points(self) -> float:
+        """Points of manual checks that still wait for a TA's score."""
+        return sum(c.max_score for c in self.checks if c.status == "pending")
+
+    def check(self, check_id: str) -> CheckResult | None:
+        """The result of `check_id`, if it ran."""
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    def with_checks(self, checks: Sequence[CheckResult]) -> SubmissionResult:
+        """A copy with `checks` replacing the results of the same ids."""
+        by_id = {c.id: c for c in checks}
+        return replace(self, checks=tuple(by_id.pop(c.id, c) for c in self.checks) + tuple(by_id.values()))
+
+    def to_gradescope(self) -> dict[str, Any]:
+        """The whole results file, as Gradescope reads it."""
+        lines = [f"{self.student}: {self.score:g} / {self.max_score:g} points"]
+        if not self.sandboxed:
+            lines.append(f"WARNING: {self.sandbox_note or 'the code was not run in a sandbox'}")
+        lines += [f"- {p}" for p in self.problems]
+        out: dict[str, Any] = {
+            "score": round(self.score, 6),
+            "execution_time": round(self.execution_time, 3),
+            "output": "\n".join(lines),
+            "stdout_visibility": "hidden",
+            "tests": [c.to_gradescope(str(i + 1)) for i, c in enumerate(self.checks)],
+            "extra_data": jsonable(
+                {
+                    "results_version": RESULTS_VERSION,
+                    "student": self.student,
+                    "names": dict(self.names),
+                    "sandboxed": self.sandboxed,
+                    "sandbox_note": self.sandbox_note,
+                    "problems": list(self.problems),
+                    "fingerprint": self.fingerprint,
+                    "graded_at": self.graded_at,
+                    "max_score": self.max_score,
+                    "validation_accuracy": self.validation_accuracy,
+                    "info": dict(self.info),
+                }
+            ),
+        }
+        if self.validation_accuracy is not None:
+            out["leaderboard"] = [
+                {"name": "Validation accuracy", "value": round(self.validation_accuracy, 4), "order": "desc"}
+            ]
+        return out
+
+    @classmethod
+    def from_gradescope(cls, data: Mapping[str, Any]) -> SubmissionResult:
+        """Read back a results file written by `to_gradescope`."""
+        extra = data["extra_data"]
+        if extra.get("results_version") != RESULTS_VERSION:
+            raise ValueError(f"results_version {extra.get('results_version')!r}")
+        return cls(
+            student=extra["student"],
+            checks=tuple(CheckResult.from_gradescope(t) for t in data["tests"]),
+            execution_time=float(data["execution_time"]),
+            sandboxed=bool(extra["sandboxed"]),
+            sandbox_note=extra.get("sandbox_note", ""),
+            problems=tuple(extra.get("problems", ())),
+            names=dict(extra.get("names", {})),
+            validation_accuracy=extra.get("validation_accuracy"),
+            fingerprint=extra.get("fingerprint", ""),
+            graded_at=extra.get("graded_at", ""),
+            info=dict(extra.get("info", {})),
+        )
+
+
+def write_result(result: SubmissionResult, path: Path) -> None:
+    """Write `results.json` atomically."""
+    atomic_write_text(path, json.dumps(result.to_gradescope(), indent=2, sort_keys=False) + "\n")
+
+
+def read_result(path: Path) -> SubmissionResult:
+    """Read a `results.json` written by this grader; GraderError naming the file if not."""
+    try:
+        return SubmissionResult.from_gradescope(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GraderError(f"{path}: not a results file of this grader ({exc}); regrade with --force") from exc
