@@ -1,0 +1,215 @@
+"""The `grader` command: parse arguments, call the library, print, set the exit status.
+
+Exit status: 0 when everything asked for was done, 1 when some submission could not
+be graded (or `generate --check` found a stale starter), 2 for a usage or
+configuration error, and a GraderError's own code for other harness failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import GraderError
+from .results import SubmissionResult
+
+__all__ = ["main"]
+
+
+def _project(args: argparse.Namespace):
+    from .project import find_project
+
+    return find_project()
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import check_assignment, generate_assignment
+
+    project = None if (args.solution and args.assignment) else _project(args)
+    solutions = args.solution or project.solutions
+    assignment = args.assignment or project.assignment
+    if args.check:
+        stale = check_assignment(solutions, assignment)
+        for item in stale:
+            print(f"{assignment / item.path}: {item.problem}")
+            if item.diff:
+                print(item.diff)
+        if stale:
+            print(f"{len(stale)} file(s) of {assignment} are stale: run `grader generate`", file=sys.stderr)
+            return 1
+        print(f"{assignment} is up to date with {solutions}")
+        return 0
+    files = generate_assignment(solutions, assignment)
+    print(f"wrote {len(files)} files to {assignment}")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "synth":
+        from .datasets.synth import write_synthetic_cifar
+
+        folder = write_synthetic_cifar(args.dest, seed=args.seed)
+        print(f"wrote a synthetic CIFAR-10 data set to {folder}")
+    else:
+        from .datasets.fetch import CIFAR_URL, fetch_cifar
+
+        fetch_cifar(args.dest, url=args.url or CIFAR_URL, tarball=args.tarball)
+    return 0
+
+
+def _progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
+    width = 24
+    filled = width * done // total
+    note = "unchanged, kept" if reused else f"{result.execution_time:.0f} s"
+    line = (
+        f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {result.student}: "
+        f"{result.score:g}/{result.max_score:g} ({note})"
+    )
+    print(line, file=sys.stderr, flush=True)
+
+
+def _summary(results: Sequence[SubmissionResult], descriptions: dict[str, str] | None = None) -> str:
+    groups = ("handcalc", "toy", "cifar", "bonus", "questions")
+    header = f"{'student':<20} {'total':>15} " + " ".join(f"{g:>9}" for g in groups) + f" {'val acc':>8}"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        cells = []
+        for group in groups:
+            mine = [c for c in r.checks if c.id.split(".")[0] == group]
+            pending = sum(c.max_score for c in mine if c.status == "pending")
+            score = f"{sum(c.score for c in mine):g}/{sum(c.max_score for c in mine):g}"
+            cells.append("pending" if pending and pending == sum(c.max_score for c in mine) else score)
+        total = f"{r.score:.4g}/{r.max_score:g}" + ("*" if r.pending_points else "")
+        accuracy = "-" if r.validation_accuracy is None else f"{r.validation_accuracy:.1%}"
+        lines.append(f"{r.student:<20} {total:>15} " + " ".join(f"{c:>9}" for c in cells) + f" {accuracy:>8}")
+        if descriptions and r.student in descriptions:
+            lines.append(f"  {descriptions[r.student]}")
+        flagged = [c.message for c in r.checks if c.status == "flagged"]
+        for problem in [*r.problems, *flagged]:
+            lines.append(f"  ! {problem}")
+    if any(r.pending_points for r in results):
+        lines.append("* manual checks (the free-text questions) wait for a TA: grader grade ... --manual-scores FILE")
+    return "\n".join(lines)
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from .gradebook import read_manual_scores
+    from .grading import default_jobs, grade_batch, open_course
+    from .project import cache_dir
+
+    project = None if (args.solution and args.assignment) else _project(args)
+    course = open_course(
+        args.solution or project.solutions,
+        args.assignment or project.assignment,
+        cifar_dir=args.cifar_dir,
+        cache=args.cache or cache_dir(),
+        isolation=args.isolation,
+        timeout=args.timeout,
+    )
+    manual = read_manual_scores(args.manual_scores) if args.manual_scores else []
+    batch = grade_batch(
+        args.submissions,
+        args.out,
+        course,
+        jobs=args.jobs or default_jobs(),
+        force=args.force,
+        manual_scores=manual,
+        progress=_progress,
+    )
+    print(_summary(batch.results))
+    print(
+        f"\ngraded {len(batch.results)} submission(s) in {batch.seconds:.0f} s "
+        f"({len(batch.reused)} unchanged and kept); gradebook: {args.out / 'gradebook.csv'}"
+    )
+    if batch.failed:
+        print(f"NOT graded (harness failure): {', '.join(batch.failed)}; see their grading.log", file=sys.stderr)
+    return 0 if batch.complete else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    batch, descriptions = run_demo(_project(args), args.out, jobs=args.jobs, force=args.force, progress=_progress)
+    print(_summary(batch.results, descriptions))
+    print(
+        f"\ngraded {len(batch.results)} example submissions in {batch.seconds:.0f} s; "
+        f"results in {args.out}/<student>/results.json, gradebook in {args.out / 'gradebook.csv'}"
+    )
+    return 0 if batch.complete else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="CS145 HW3 part 2: exercise package and autograder.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = commands.add_parser("generate", help="regenerate assignment/ (the student starter) from solutions/")
+    gen.add_argument("--solution", type=Path, help="the reference folder (default: solutions/ of this checkout)")
+    gen.add_argument("--assignment", type=Path, help="the starter folder to write (default: assignment/)")
+    gen.add_argument("--check", action="store_true", help="only check that assignment/ is up to date (exit 1 if not)")
+    gen.set_defaults(run=_cmd_generate)
+
+    data = commands.add_parser("data", help="get a CIFAR-10 data set")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="WHAT")
+    synth = data_commands.add_parser("synth", help="write a synthetic data set in the CIFAR-10 format")
+    synth.add_argument("--dest", type=Path, required=True, help="writes DEST/cifar-10-batches-py")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (the same seed writes the same files)")
+    fetch = data_commands.add_parser("fetch", help="download, verify (MD5) and unpack the real CIFAR-10")
+    fetch.add_argument("--dest", type=Path, required=True, help="writes DEST/cifar-10-batches-py")
+    fetch.add_argument("--url", help="where to download cifar-10-python.tar.gz from")
+    fetch.add_argument("--tarball", type=Path, help="use this already downloaded cifar-10-python.tar.gz")
+    data.set_defaults(run=_cmd_data)
+
+    grade = commands.add_parser("grade", help="grade a class's submissions")
+    grade.add_argument(
+        "submissions",
+        type=Path,
+        nargs="+",
+        help="submission folders or zips, class folders, a Gradescope export, a folder of LMS files",
+    )
+    grade.add_argument("--out", type=Path, required=True, help="where results, logs and the gradebook go")
+    grade.add_argument("--solution", type=Path, help="the reference folder (default: solutions/ of this checkout)")
+    grade.add_argument("--assignment", type=Path, help="the official starter folder (default: assignment/)")
+    grade.add_argument("--cifar-dir", type=Path, help="the CIFAR-10 data (a cifar-10-batches-py folder or its parent)")
+    grade.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        help="submissions graded at once (default: one per CPU, as memory allows)",
+    )
+    grade.add_argument("--timeout", type=float, help="seconds allowed per submission (default: the rubric's)")
+    grade.add_argument("--force", action="store_true", help="regrade even submissions whose inputs did not change")
+    grade.add_argument("--manual-scores", type=Path, help="CSV of TA scores: student,check,score[,comment]")
+    grade.add_argument(
+        "--isolation",
+        choices=("auto", "bwrap", "none"),
+        default="auto",
+        help="bwrap: require the sandbox; none: plain subprocesses (NOT isolated); auto: bwrap if it works",
+    )
+    grade.add_argument("--cache", type=Path, help="where prepared data is cached (default: ~/.cache/cs145-grader)")
+    grade.set_defaults(run=_cmd_grade)
+
+    demo = commands.add_parser("demo", help="grade the bundled example submissions on synthetic data")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="where results go (default: demo-output)")
+    demo.add_argument("-j", "--jobs", type=int, default=2, help="submissions graded at once (default: 2)")
+    demo.add_argument("--force", action="store_true", help="regrade even if nothing changed")
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except GraderError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

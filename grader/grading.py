@@ -1,0 +1,371 @@
+"""Grading: one submission (`grade_submission`) and a whole class (`grade_batch`).
+
+For each student: read the files (intake), run them in the sandbox (execute), run
+the checks on what came back (checks), write `results.json` and a log (results).
+The reference solution goes through the same path once per batch; its outputs on
+the hidden probes are what the hidden checks compare with, and it is cached in
+`OUT/.reference` until the solution, the rubric, the data or the grader change.
+Submissions are graded in parallel threads (each waits on its own sandboxed
+process); one that breaks the harness still gets a result that says so.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import queue
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from .checks import Context, Evidence, run_checks, validate_rubric
+from .checks.cifar import validation_accuracy
+from .datasets.cifar import PreparedSplit, batches_dir, prepare_split
+from .errors import ConfigError, GraderError
+from .execute import RunInfo, load_submitted, read_evidence, run_submission
+from .fsutil import atomic_write_text
+from .gradebook import ManualScore, apply_manual_scores, write_gradebook
+from .intake import Submission, discover
+from .notebooks import read_notebook
+from .probes import ProbeSpec, plan_probes
+from .results import CheckResult, SubmissionResult, read_result, write_result
+from .rubric import Rubric, load_rubric
+
+__all__ = [
+    "BatchResult",
+    "Course",
+    "default_jobs",
+    "grade_batch",
+    "grade_submission",
+    "open_course",
+    "reference_evidence",
+]
+
+Isolation = Literal["auto", "bwrap", "none"]
+_FIRST_UID = 61000  # each parallel sandbox runs as its own uid (as root), for its own process limit
+_GRADER_SOURCE = Path(__file__).resolve().parent
+
+
+_MEMORY_PER_JOB = 4 << 30  # a full notebook run on CIFAR-10 peaks near 3 GB
+
+
+def default_jobs() -> int:
+    """Submissions to grade at once: one per CPU (each sandbox uses one BLAS thread),
+    fewer when memory would not hold that many notebook runs."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return cpus
+    return max(1, min(cpus, memory // _MEMORY_PER_JOB))
+
+
+@dataclass(frozen=True)
+class Course:
+    """What every submission is graded against."""
+
+    rubric: Rubric
+    starter: Path  # the official course files (assignment/)
+    solution: Path | None  # the reference (solutions/); None in a student's self-check
+    split: PreparedSplit | None  # the notebook's split of the data set, if one was given
+    isolation: Isolation = "auto"
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever anything that decides a grade changes (except the submission)."""
+        digest = hashlib.sha256()
+        for folder in (self.solution, _GRADER_SOURCE):
+            for path in sorted(folder.rglob("*.*")) if folder else []:
+                if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".ipynb", ".toml"):
+                    digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+        digest.update(repr(self.rubric).encode())
+        digest.update((self.split.fingerprint if self.split else "no data").encode())
+        return digest.hexdigest()
+
+
+def open_course(
+    solution: Path | None,
+    starter: Path,
+    *,
+    cifar_dir: Path | None,
+    cache: Path,
+    rubric_path: Path | None = None,
+    isolation: Isolation = "auto",
+    timeout: float | None = None,
+) -> Course:
+    """Load the rubric, check the course folders, prepare the data split (cached)."""
+    rubric_path = rubric_path or (solution or starter) / "rubric.toml"
+    rubric = load_rubric(rubric_path).with_limits(timeout=timeout)
+    validate_rubric(rubric)
+    for folder, what in ((solution, "solution"), (starter, "starter (assignment)")):
+        if folder is not None and not (folder / rubric.notebook).is_file():
+            raise ConfigError(f"{folder}: no {rubric.notebook} here; is this the {what} folder?")
+    split = prepare_split(batches_dir(cifar_dir), cache) if cifar_dir else None
+    return Course(rubric, starter, solution, split, isolation)
+
+
+def _context(course: Course, reference: Evidence | None, probes: Sequence[ProbeSpec]) -> Context:
+    starter_module = course.starter / course.rubric.module
+    return Context(
+        rubric=course.rubric,
+        reference=reference,
+        starter_notebook=read_notebook(course.starter / course.rubric.notebook),
+        starter_module=starter_module.read_text(encoding="utf-8") if starter_module.is_file() else None,
+        split=course.split,
+        probe_inputs={p.name: p for p in probes},
+    )
+
+
+def _probes(course: Course, hidden: bool) -> list[ProbeSpec]:
+    return plan_probes(hidden=hidden, cifar=hidden and course.split is not None)
+
+
+def reference_evidence(course: Course, out: Path, log: Callable[[str], None] = print) -> Evidence:
+    """The reference solution's run (cached in `out/.reference`); GraderError if it fails a probe."""
+    if course.solution is None:
+        raise ConfigError("grading needs the reference solution (--solution DIR)")
+    folder = out / ".reference"
+    probes = _probes(course, hidden=True)
+    reference = Submission(
+        "reference",
+        course.solution,
+        (course.solution / course.rubric.notebook).read_bytes(),
+        course.rubric.notebook,
+        (course.solution / course.rubric.module).read_bytes(),
+    )
+    notebook, module, _ = load_submitted(reference, course.rubric)
+    stamp = folder / "fingerprint"
+    if stamp.is_file() and stamp.read_text() == course.fingerprint:
+        evidence = read_evidence(folder / "run", probes, notebook, module)
+    else:
+        log("running the reference solution (once per solution, rubric and data set) ...")
+        evidence, info = run_submission(
+            notebook,
+            module,
+            starter=course.starter,
+            rubric=course.rubric,
+            probes=probes,
+            split=course.split,
+            keep_dir=folder,
+            isolation=course.isolation,
+            keep_raw=True,
+            uid=_FIRST_UID if os.geteuid() == 0 else None,
+        )
+        failed = [f"{name}: {o.summary()}" for name, o in evidence.probes.items() if not o.ok]
+        if failed or info.problems:
+            raise GraderError(
+                f"{course.solution}: the reference solution failed: {'; '.join(failed + list(info.problems))}"
+            )
+        atomic_write_text(stamp, course.fingerprint)
+    return evidence
+
+
+def _submission_fingerprint(submission: Submission, course: Course) -> str:
+    digest = hashlib.sha256(course.fingerprint.encode())
+    for part in (submission.notebook, submission.module):
+        digest.update(b"\0" if part is None else hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def grade_submission(
+    submission: Submission,
+    course: Course,
+    *,
+    reference: Evidence | None,
+    out_dir: Path,
+    uid: int | None = None,
+) -> SubmissionResult:
+    """Grade one submission and write `out_dir/results.json` and `out_dir/grading.log`.
+
+    With `reference=None` (a student's self-check) only the public checks run.
+    Raises GraderError only when the harness itself fails (the sandbox cannot start).
+    """
+    started = time.monotonic()
+    notebook, module, problems = load_submitted(submission, course.rubric)
+    probes = _probes(course, hidden=reference is not None)
+    evidence, info = run_submission(
+        notebook,
+        module,
+        starter=course.starter,
+        rubric=course.rubric,
+        probes=probes,
+        split=course.split,
+        keep_dir=out_dir,
+        isolation=course.isolation,
+        uid=uid,
+    )
+    if notebook is None:
+        evidence = replace(
+            evidence, run_problem="; ".join(p for p in [*submission.problems, *problems] if p) or "no notebook"
+        )
+    context = _context(course, reference, probes)
+    checks = run_checks(evidence, context, public_only=reference is None)
+    sandbox = info.sandbox
+    result = SubmissionResult(
+        student=submission.student,
+        checks=checks,
+        execution_time=time.monotonic() - started,
+        sandboxed=bool(sandbox and sandbox.isolated),
+        sandbox_note=sandbox.note if sandbox else "",
+        problems=(*submission.problems, *problems, *info.problems),
+        names=submission.names,
+        validation_accuracy=validation_accuracy(evidence, context),
+        fingerprint=_submission_fingerprint(submission, course),
+        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        info=_run_info(evidence, info),
+    )
+    write_result(result, out_dir / "results.json")
+    _write_log(out_dir / "grading.log", submission, result, info)
+    return result
+
+
+def _run_info(evidence: Evidence, info: RunInfo) -> dict[str, object]:
+    return {
+        "seconds": info.seconds or {},
+        "cells": [
+            {"index": c.index, "id": c.cell_id, "status": c.status, "seconds": c.seconds, "error": c.describe()}
+            for c in evidence.cells
+        ],
+        "executed_notebook": info.executed_notebook.name if info.executed_notebook else None,
+    }
+
+
+def _write_log(path: Path, submission: Submission, result: SubmissionResult, info: RunInfo) -> None:
+    lines = [
+        f"student: {submission.student}",
+        f"source: {submission.source}",
+        f"graded at: {result.graded_at}",
+        f"score: {result.score:g} / {result.max_score:g}",
+        f"run: {info.sandbox.note if info.sandbox else 'not run'}",
+        f"time: {result.execution_time:.1f} s {json.dumps(info.seconds or {})}",
+        *(f"problem: {p}" for p in result.problems),
+        "",
+        *(f"{c.id}: {c.status} {c.score:g}/{c.max_score:g}: {c.message}" for c in result.checks),
+    ]
+    if info.sandbox:
+        lines += [
+            "",
+            "--- harness output (tail) ---",
+            info.sandbox.stdout_tail,
+            "--- harness errors (tail) ---",
+            info.sandbox.stderr_tail,
+        ]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _failure_result(submission: Submission, course: Course, error: Exception, started: float) -> SubmissionResult:
+    """The result of a submission the harness could not grade: every check says why."""
+    message = f"not graded: {error}"
+    checks = tuple(
+        CheckResult(
+            spec.id,
+            spec.name,
+            "error",
+            0.0,
+            float(spec.points),
+            message,
+            visibility=spec.visibility,
+            public=spec.public,
+            bonus=spec.bonus,
+            manual=spec.manual,
+        )
+        for spec in course.rubric.checks
+    )
+    return SubmissionResult(
+        student=submission.student,
+        checks=checks,
+        execution_time=time.monotonic() - started,
+        sandboxed=False,
+        sandbox_note="the harness failed",
+        problems=(*submission.problems, message),
+        names=submission.names,
+        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A graded class: every student's result, and which could not be graded."""
+
+    results: tuple[SubmissionResult, ...]
+    failed: tuple[str, ...] = ()  # students the harness could not grade
+    reused: tuple[str, ...] = ()  # students whose unchanged inputs were not regraded
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def complete(self) -> bool:
+        """True when every submission was graded."""
+        return not self.failed
+
+
+def grade_batch(
+    paths: Iterable[Path],
+    out: Path,
+    course: Course,
+    *,
+    jobs: int = 1,
+    force: bool = False,
+    manual_scores: Sequence[ManualScore] = (),
+    progress: Callable[[int, int, SubmissionResult, bool], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> BatchResult:
+    """Grade every submission under `paths` into `out`, `jobs` at a time; write the gradebook.
+
+    Unchanged submissions keep their stored results unless `force`. `progress` is
+    called after each submission with (done, total, result, reused).
+    """
+    started = time.monotonic()
+    submissions = discover(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    reference = reference_evidence(course, out, log)
+    uids: queue.Queue[int | None] = queue.Queue()
+    for slot in range(max(1, jobs)):
+        uids.put(_FIRST_UID + 1 + slot if os.geteuid() == 0 else None)
+    failed: list[str] = []
+    reused: list[str] = []
+
+    def grade_one(submission: Submission) -> tuple[SubmissionResult, bool]:
+        folder = out / submission.student
+        stored = folder / "results.json"
+        if not force and stored.is_file():
+            try:
+                previous = read_result(stored)
+                if previous.fingerprint == _submission_fingerprint(submission, course):
+                    return previous, True
+            except GraderError:
+                pass
+        uid = uids.get()
+        begun = time.monotonic()
+        try:
+            return grade_submission(submission, course, reference=reference, out_dir=folder, uid=uid), False
+        except GraderError as exc:
+            failed.append(submission.student)
+            result = _failure_result(submission, course, exc, begun)
+            write_result(result, stored)
+            return result, False
+        finally:
+            uids.put(uid)
+
+    results: dict[str, SubmissionResult] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(grade_one, s): s for s in submissions}
+        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+            result, was_reused = future.result()
+            results[result.student] = result
+            if was_reused:
+                reused.append(result.student)
+            if progress:
+                progress(done, len(submissions), result, was_reused)
+    ordered = [results[s.student] for s in submissions]
+    if manual_scores:
+        ordered = apply_manual_scores(ordered, manual_scores)
+        for result in ordered:
+            write_result(result, out / result.student / "results.json")
+    write_gradebook(ordered, out / "gradebook.csv")
+    return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)

@@ -1,0 +1,50 @@
+"""Shared fixtures: the checkout, synthetic CIFAR-10 data, and the graded demo class.
+
+Grading whole notebooks on the full-size data set takes minutes, so the demo class
+is graded once per session (exactly as `grader demo` does it) and many tests read
+its results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.demo import run_demo, synthetic_data
+from grader.grading import BatchResult
+from grader.project import Project, find_project
+from grader.results import SubmissionResult
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def project() -> Project:
+    return find_project(ROOT)
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory) -> Path:
+    """A private cache: prepared splits and the synthetic data set of this session."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def cifar_dir(cache) -> Path:
+    """The synthetic CIFAR-10 folder (`cifar-10-batches-py`), full size."""
+    return synthetic_data(cache, log=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def demo(project, cache, tmp_path_factory) -> tuple[BatchResult, Path]:
+    """The demo class, graded into a temporary folder: (the batch, its output folder)."""
+    out = tmp_path_factory.mktemp("demo-out")
+    batch, _ = run_demo(project, out, jobs=2, cache=cache, log=lambda _: None)
+    return batch, out
+
+
+@pytest.fixture(scope="session")
+def demo_results(demo) -> dict[str, SubmissionResult]:
+    batch, _ = demo
+    return {r.student: r for r in batch.results}

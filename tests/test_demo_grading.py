@@ -1,0 +1,146 @@
+"""The demo class, graded end to end: each example gets the grade its mistake deserves.
+
+Everything here ran for real: the sandbox, nbclient kernels, the full-size synthetic
+CIFAR-10 data set, the reference solution's run for the hidden checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from grader.grading import grade_batch, open_course
+
+AUTOMATIC = ("handcalc.", "toy.", "cifar.", "bonus.")
+GRADESCOPE_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def _status(result, check_id):
+    return result.check(check_id).status
+
+
+def test_every_example_was_graded_in_the_sandbox(demo, demo_results):
+    batch, _ = demo
+    assert batch.complete
+    assert set(demo_results) == {
+        "reference",
+        "starter",
+        "forgot-half",
+        "no-regularization",
+        "sigmoid-hidden",
+        "seed-answers",
+        "hardcoded-seed",
+    }
+    for result in demo_results.values():
+        assert result.sandboxed, result.sandbox_note
+        assert result.problems == ()
+
+
+def test_the_reference_gets_full_marks_on_every_automatic_check(demo_results):
+    reference = demo_results["reference"]
+    for check in reference.checks:
+        if check.id.startswith(AUTOMATIC):
+            assert (check.status, check.score) == ("passed", check.max_score), (check.id, check.message)
+    assert {c.status for c in reference.checks if c.manual} == {"pending"}
+    assert reference.validation_accuracy >= 0.45
+    assert reference.check("integrity.cells").status == reference.check("integrity.code").status == "passed"
+    # The whole notebook ran headlessly through nbclient on the synthetic data.
+    cells = reference.info["cells"]
+    assert len(cells) == 15 and all(c["status"] == "ok" for c in cells), cells
+
+
+def test_the_starter_gets_zero_on_everything_it_leaves_unimplemented(demo_results):
+    starter = demo_results["starter"]
+    assert starter.score == 0
+    for check in starter.checks:
+        if not check.id.startswith("integrity."):
+            assert check.status in ("failed", "error"), (check.id, check.status)
+    assert "not implemented" in starter.check("toy.scores").message
+    assert starter.check("bonus.softmax").message.startswith("not attempted")
+    assert starter.check("handcalc.forward").message == "no answer found in the notebook"
+    # The untouched starter changes nothing outside the regions and deletes no cell.
+    assert _status(starter, "integrity.cells") == _status(starter, "integrity.code") == "passed"
+
+
+def test_a_forgotten_half_fails_the_loss_but_not_the_forward_pass(demo_results):
+    result = demo_results["forgot-half"]
+    assert _status(result, "toy.scores") == _status(result, "toy.scores.hidden") == "passed"
+    assert _status(result, "toy.loss") == "failed"
+    assert "is the 1/2 missing?" in result.check("toy.loss").message
+    # Loss and gradient agree with each other (the numerical check passes), not with the reference.
+    assert _status(result, "toy.gradients") == "passed"
+    assert _status(result, "toy.gradients.hidden") == "failed"
+    assert result.score < demo_results["reference"].score
+
+
+def test_a_missing_regularisation_breaks_loss_and_weight_gradients(demo_results):
+    result = demo_results["no-regularization"]
+    assert _status(result, "toy.loss") == "failed"
+    gradients = {row["label"]: row["ok"] for row in result.check("toy.gradients").details}
+    # The given backward pass adds reg * W: only the weight gradients disagree now.
+    assert gradients == {"W1": False, "b1": True, "W2": False, "b2": True}
+    assert _status(result, "toy.scores") == "passed"
+
+
+def test_a_sigmoid_hidden_layer_fails_the_forward_pass(demo_results):
+    result = demo_results["sigmoid-hidden"]
+    assert _status(result, "toy.scores") == _status(result, "toy.scores.hidden") == "failed"
+    assert result.check("toy.scores.hidden").score == 0
+
+
+def test_the_seed_students_backward_answers_are_wrong_and_say_what_was_found(demo_results):
+    result = demo_results["seed-answers"]
+    assert (result.check("handcalc.forward").status, result.check("handcalc.forward").score) == ("passed", 6)
+    backward = result.check("handcalc.backward")
+    assert (backward.status, backward.score) == ("failed", 0)
+    found = {row["label"]: row["observed"] for row in backward.details}
+    assert found["∂l/∂b⁽²⁾"] == "0.1662"
+    assert "0.0986" in found["∂l/∂W⁽²⁾"] and "0.0992" in found["∂l/∂W⁽²⁾"]
+
+
+def test_hard_coding_the_seeds_numbers_passes_public_and_fails_hidden_checks(demo_results):
+    result = demo_results["hardcoded-seed"]
+    assert _status(result, "toy.scores") == _status(result, "toy.loss") == "passed"
+    assert result.check("toy.scores.hidden").score == 0
+    assert result.check("toy.loss.hidden").score < result.check("toy.loss.hidden").max_score
+
+
+def test_results_files_follow_the_gradescope_specification(demo, demo_results):
+    _, out = demo
+    for student, result in demo_results.items():
+        data = json.loads((out / student / "results.json").read_text())
+        assert isinstance(data["score"], (int, float)) and isinstance(data["execution_time"], (int, float))
+        assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
+        assert data["score"] == pytest.approx(result.score)
+        assert [t["number"] for t in data["tests"]] == [str(i + 1) for i in range(len(data["tests"]))]
+        for test in data["tests"]:
+            assert set(test) >= {"name", "number", "score", "max_score", "status", "output", "visibility"}
+            assert test["status"] in ("passed", "failed")
+            assert test["visibility"] in GRADESCOPE_VISIBILITY
+            assert set(test["extra_data"]) >= {"check_id", "expected", "observed", "tolerance"}
+        if result.validation_accuracy is not None:
+            assert data["leaderboard"] == [
+                {"name": "Validation accuracy", "value": round(result.validation_accuracy, 4), "order": "desc"}
+            ]
+        assert (out / student / "grading.log").read_text().startswith(f"student: {student}\n")
+
+
+def test_the_gradebook_has_a_row_and_a_column_per_check(demo, demo_results):
+    _, out = demo
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert set(rows) == set(demo_results)
+    for student, result in demo_results.items():
+        assert float(rows[student]["total"]) == pytest.approx(result.score, abs=1e-5)
+        for check in result.checks:
+            assert float(rows[student][check.id]) == pytest.approx(check.score, abs=1e-5)
+
+
+def test_a_second_run_keeps_unchanged_results_without_regrading(demo, project, cache):
+    batch, out = demo
+    course = open_course(project.solutions, project.assignment, cifar_dir=cache / "synthetic", cache=cache)
+    again = grade_batch([out / ".examples"], out, course, jobs=2, log=lambda _: None)
+    assert sorted(again.reused) == sorted(r.student for r in batch.results)
+    assert [r.score for r in again.results] == [r.score for r in batch.results]

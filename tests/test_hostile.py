@@ -1,0 +1,232 @@
+"""Hostile and broken submissions, graded in one batch with a good one.
+
+Each trick of `tests/files/hostile.toml` runs for real in the sandbox. None may stop
+the batch, reach outside the sandbox, or fool the grader; each costs only the
+checks that depend on what it broke. The batch runs without CIFAR-10 data (the
+CIFAR checks are skipped) and with short time limits, to stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from grader.examples import materialize_examples
+from grader.gradebook import ManualScore, apply_manual_scores
+from grader.grading import grade_batch, open_course
+from grader.sandbox import isolation_available
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKER = Path("/tmp/grader-test-unpickled-marker")
+
+pytestmark = pytest.mark.skipif(not isolation_available()[0], reason=isolation_available()[1])
+
+
+def _short_limits_rubric(source: Path, target: Path) -> Path:
+    text = source.read_text()
+    limits = "[limits]\ntimeout = 150\ncell_timeout = 5\nprobe_timeout = 30\nmemory_mb = 4096\nmax_processes = 128\n"
+    text = re.sub(r"\[limits\]\n(?:[^\[]*\n)", limits + "\n", text, count=1)
+    target.write_text(text)
+    return target
+
+
+def _broken_submissions(folder: Path, solutions: Path) -> list[Path]:
+    module = (solutions / "hw3code" / "neural_net.py").read_text()
+    notebook = (solutions / "toy_nn.ipynb").read_text()
+    made = {
+        "invalid-json": {"toy_nn.ipynb": notebook[: len(notebook) // 2], "hw3code/neural_net.py": module},
+        "no-module": {"toy_nn.ipynb": notebook},
+        "syntax-error": {
+            "toy_nn.ipynb": notebook,
+            "hw3code/neural_net.py": module.replace("def predict(", "def predict(:"),
+        },
+        "empty-module": {"toy_nn.ipynb": notebook, "hw3code/neural_net.py": ""},
+        "no-notebook": {"hw3code/neural_net.py": module},
+    }
+    for student, files in made.items():
+        for name, text in files.items():
+            (folder / student / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / student / name).write_text(text)
+    return [folder / student for student in made]
+
+
+@pytest.fixture(scope="module")
+def hostile(project, tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    rubric = _short_limits_rubric(project.solutions / "rubric.toml", root / "rubric.toml")
+    course = open_course(
+        project.solutions, project.assignment, cifar_dir=None, cache=root / "cache", rubric_path=rubric
+    )
+    folders = materialize_examples(
+        ROOT / "tests" / "files" / "hostile.toml",
+        {"solutions": project.solutions},
+        root / "submissions",
+        notebook=course.rubric.notebook,
+        module=course.rubric.module,
+    )
+    (root / "submissions" / "good").mkdir()
+    for name in ("toy_nn.ipynb", "hw3code/neural_net.py"):
+        (root / "submissions" / "good" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "submissions" / "good" / name).write_bytes((project.solutions / name).read_bytes())
+    folders += [root / "submissions" / "good", *_broken_submissions(root / "submissions", project.solutions)]
+    MARKER.unlink(missing_ok=True)
+    out = root / "out"
+    batch = grade_batch(folders, out, course, jobs=2, log=lambda _: None)
+    return batch, out, course, folders
+
+
+@pytest.fixture(scope="module")
+def results(hostile):
+    batch, *_ = hostile
+    return {r.student: r for r in batch.results}
+
+
+def _cell(result, cell_id):
+    return next(c for c in result.info["cells"] if c["id"] == cell_id)
+
+
+def test_every_submission_gets_a_result_and_the_batch_completes(hostile, results):
+    batch, out, _, folders = hostile
+    assert batch.complete
+    assert set(results) == {f.name for f in folders}
+    for student in results:
+        assert (out / student / "results.json").is_file()
+        assert (out / student / "grading.log").is_file()
+        assert results[student].sandboxed
+
+
+def test_the_good_submission_passes_everything_it_can_without_data(results):
+    good = results["good"]
+    for check in good.checks:
+        if check.id.startswith(("handcalc.", "toy.", "bonus.")):
+            assert check.status == "passed", (check.id, check.message)
+        if check.id.startswith("cifar."):
+            assert check.status == "skipped"
+
+
+def test_the_reference_solution_is_not_visible_from_the_sandbox(results):
+    check = results["looks-for-solutions"].check("toy.scores")
+    assert check.status == "error"
+    assert "no reference solution visible from here" in check.message
+
+
+def test_a_process_bomb_hits_the_process_limit_and_the_run_goes_on(results):
+    result = results["process-bomb"]
+    bomb = _cell(result, "toy-setup")
+    assert bomb["status"] == "error"
+    assert "Resource temporarily unavailable" in bomb["error"] or "BlockingIOError" in bomb["error"]
+    assert _cell(result, "toy-gradients")["status"] == "ok"
+    assert result.check("toy.scores").status == "passed"
+
+
+def test_an_endless_cell_times_out_and_the_next_cells_run(results):
+    result = results["endless-cell"]
+    assert _cell(result, "toy-import")["status"] == "timeout"
+    assert _cell(result, "toy-setup")["status"] == "ok"
+    assert _cell(result, "toy-scores")["status"] == "ok"
+
+
+def test_a_cell_that_ignores_interrupts_stops_the_notebook_but_not_the_probes(results):
+    result = results["stubborn-cell"]
+    assert _cell(result, "toy-import")["status"] == "timeout"
+    later = _cell(result, "toy-scores")
+    assert later["status"] == "not-run" and "stayed busy" in later["error"]
+    assert result.check("toy.scores").status == result.check("toy.train").status == "passed"
+
+
+def test_a_dead_kernel_costs_the_later_cells_only(results):
+    result = results["kernel-exit"]
+    assert _cell(result, "toy-import")["status"] == "dead"
+    assert _cell(result, "toy-train")["status"] == "not-run"
+    assert result.check("toy.loss.hidden").status == "passed"
+
+
+def test_a_memory_hog_gets_a_memory_error_in_its_cell(results):
+    result = results["memory-hog"]
+    hog = _cell(result, "toy-import")
+    assert hog["status"] == "error" and "MemoryError" in hog["error"]
+    assert _cell(result, "toy-setup")["status"] == "ok"
+
+
+def test_a_module_that_never_imports_fails_every_probe_on_time(results):
+    result = results["import-hang"]
+    for check_id in ("toy.scores", "toy.loss", "toy.train"):
+        assert result.check(check_id).status == "error"
+        assert "ran out of time" in result.check(check_id).message
+    assert result.check("toy.scores").score == 0
+
+
+def test_probes_grade_the_submitted_module_even_if_the_notebook_replaces_it(results):
+    result = results["rewrites-module"]
+    assert result.check("toy.scores").status == result.check("toy.scores.hidden").status == "passed"
+    assert _cell(result, "toy-scores")["status"] == "error"  # the notebook saw its replacement
+
+
+def test_there_is_no_network_in_the_sandbox(results):
+    cell = _cell(results["network"], "toy-import")
+    assert cell["status"] == "error"
+    assert "unreachable" in cell["error"].lower() or "OSError" in cell["error"]
+
+
+def test_a_flood_of_output_is_trimmed(hostile, results):
+    _, out, *_ = hostile
+    assert _cell(results["output-flood"], "toy-import")["status"] == "ok"
+    executed = out / "output-flood" / "executed.ipynb"
+    assert executed.stat().st_size < 1_000_000
+    assert "output trimmed by the grader" in executed.read_text()
+
+
+def test_a_poisoned_harvest_is_never_unpickled(hostile, results):
+    assert not MARKER.exists()
+    result = results["poisoned-harvest"]
+    assert result.check("toy.scores").status == "passed"  # the rest of the grade stands
+
+
+@pytest.mark.parametrize(
+    ("student", "problem"),
+    [
+        ("invalid-json", r"toy_nn\.ipynb: not a notebook: invalid JSON at line \d+ column \d+"),
+        ("no-module", r"no hw3code/neural_net\.py in the submission"),
+        ("syntax-error", r"hw3code/neural_net\.py, line \d+: syntax error"),
+        ("empty-module", r"hw3code/neural_net\.py is empty"),
+        ("no-notebook", r"no notebook \(toy_nn\.ipynb\) in the submission"),
+    ],
+)
+def test_a_broken_submission_is_graded_as_far_as_possible_with_a_precise_message(results, student, problem):
+    result = results[student]
+    assert any(re.search(problem, p) for p in result.problems), result.problems
+    assert result.score < results["good"].score
+
+
+def test_a_missing_notebook_still_gets_its_module_graded(results):
+    result = results["no-notebook"]
+    assert result.check("toy.scores.hidden").status == "passed"
+    assert result.check("handcalc.forward").message == "no answer found in the notebook"
+
+
+def test_force_regrades_and_otherwise_results_are_kept(hostile):
+    _, out, course, folders = hostile
+    good = [f for f in folders if f.name == "good"]
+    kept = grade_batch(good, out, course, jobs=1, log=lambda _: None)
+    assert kept.reused == ("good",)
+    forced = grade_batch(good, out, course, jobs=1, force=True, log=lambda _: None)
+    assert forced.reused == ()
+    assert forced.results[0].score == kept.results[0].score
+    assert forced.results[0].graded_at >= kept.results[0].graded_at
+
+
+def test_manual_scores_merge_into_the_totals(results):
+    good = results["good"]
+    merged = apply_manual_scores(
+        [good], [ManualScore("good", "questions.tuning", 4.0, "clear, but say why decay helps")]
+    )[0]
+    check = merged.check("questions.tuning")
+    assert (check.status, check.score) == ("partial", 4.0)
+    assert "clear, but say why decay helps" in check.message
+    assert merged.score == pytest.approx(good.score + 4.0)
+    gradescope = merged.to_gradescope()
+    assert gradescope["score"] == pytest.approx(sum(t["score"] for t in gradescope["tests"]))
+    assert json.dumps(gradescope)  # still valid JSON
