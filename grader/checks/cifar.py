@@ -27,9 +27,10 @@ def _shapes(hidden: int) -> dict[str, tuple[int, ...]]:
     return {"W1": (hidden, INPUT_SIZE), "b1": (hidden,), "W2": (NUM_CLASSES, hidden), "b2": (NUM_CLASSES,)}
 
 
-def _net_problem(params: Mapping[str, np.ndarray], hidden: int) -> str:
-    """Why these parameters are not a usable net with `hidden` units, or ''."""
-    for name, shape in _shapes(params["W1"].shape[0] if params["W1"].ndim == 2 else hidden).items():
+def _net_problem(params: Mapping[str, np.ndarray]) -> str:
+    """Why these parameters are not a usable CIFAR-10 net (of any hidden size), or ''."""
+    hidden = params["W1"].shape[0] if params["W1"].ndim == 2 else -1
+    for name, shape in _shapes(hidden).items():
         if params[name].shape != shape:
             return f"{name} has shape {params[name].shape}, expected {shape}"
     if not all(np.all(np.isfinite(p)) for p in params.values()):
@@ -49,7 +50,7 @@ def validation_accuracy(evidence: Evidence, context: Context) -> float | None:
     if context.split is None or harvest is None or "best_net" not in harvest.nets:
         return None
     params = harvest.nets["best_net"]
-    if _net_problem(params, params["W1"].shape[0]):
+    if _net_problem(params):
         return None
     correct, total = _accuracy(params, context, "val")
     return correct / total
@@ -86,7 +87,7 @@ def check_baseline(spec: CheckSpec, evidence: Evidence, context: Context) -> Che
     params = {n: probe.arrays.get(f"params.{n}") for n in netmath.PARAM_NAMES}
     if any(p is None for p in params.values()):
         return outcome(spec, [Item("params", False, note="train left no params")], "train left no parameters")
-    problem = _net_problem(params, 50)
+    problem = _net_problem(params)
     if problem:
         return outcome(spec, [Item("params", False, note=problem)], f"after training, {problem}")
     correct, total = _accuracy(params, context, "val")
@@ -113,7 +114,7 @@ def check_tuned(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckR
     if hidden != rule.hidden_size:
         item = Item("hidden size", False, rule.hidden_size, hidden)
         return outcome(spec, [item], f"best_net has {hidden} hidden units; the rubric requires {rule.hidden_size}")
-    problem = _net_problem(params, rule.hidden_size)
+    problem = _net_problem(params)
     if problem:
         return outcome(spec, [Item("best_net", False, note=problem)], f"best_net: {problem}")
     correct, total = _accuracy(params, context, "val")
@@ -153,7 +154,7 @@ def check_test(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckRe
     if harvest is None or "best_net" not in harvest.nets:
         return _missing_net(spec, evidence, "best_net")
     params = harvest.nets["best_net"]
-    problem = _net_problem(params, params["W1"].shape[0] if params["W1"].ndim == 2 else 0)
+    problem = _net_problem(params)
     if problem:
         return outcome(spec, [Item("best_net", False, note=problem)], f"best_net: {problem}")
     correct, total = _accuracy(params, context, "test")
