@@ -11,14 +11,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import GraderError
 from .results import SubmissionResult
 
+if TYPE_CHECKING:  # imported lazily at run time: each command loads only what it needs
+    from .checks.base import CellRecord
+    from .project import Project
+
 __all__ = ["main"]
 
 
-def _project(args: argparse.Namespace):
+def _project(args: argparse.Namespace) -> Project:
     from .project import find_project
 
     return find_project()
@@ -140,6 +145,62 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if batch.complete else 1
 
 
+def _paint(text: str, colour: str) -> str:
+    """`text` in an ANSI colour when stdout is a terminal."""
+    codes = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
+    return f"\033[{codes[colour]}m{text}\033[0m" if sys.stdout.isatty() else text
+
+
+_MARKS = {"passed": ("✔", "green"), "flagged": ("!", "yellow"), "skipped": ("-", "dim"), "partial": ("~", "yellow")}
+
+
+def _cell_progress(cell: CellRecord) -> None:
+    mark = {"ok": _paint("ok", "green"), "error": _paint("error", "red")}.get(
+        cell.status, _paint(cell.status, "yellow")
+    )
+    print(f"  cell {cell.index + 1:>2} {cell.cell_id:<28} {mark} ({cell.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .selfcheck import run_self_check
+
+    mode = "quick: hw3code/neural_net.py only" if args.quick else "the module, then the notebook"
+    print(f"grader check {args.path.resolve()} ({mode})", flush=True)
+    check = run_self_check(
+        args.path,
+        quick=args.quick,
+        cifar_dir=args.cifar_dir,
+        starter=args.starter,
+        progress=None if args.quick else _cell_progress,
+    )
+    result = check.result
+    for c in result.checks:
+        mark, colour = _MARKS.get(c.status, ("✘", "red"))
+        points = f"{c.score:g}/{c.max_score:g}" if c.max_score else ""
+        message = "needs the notebook: not run with --quick" if check.quick and c.status == "skipped" else c.message
+        print(f"  {_paint(mark, colour)} {c.id:<22} {points:>7}  {message}")
+    for warning in check.warnings:
+        print(_paint(f"  ! {warning}", "yellow"))
+    ran = [c for c in result.checks if c.status != "skipped" and not c.bonus]
+    print(_paint(f"\npublic checks: {sum(c.score for c in ran):g} of {sum(c.max_score for c in ran):g} points", "bold"))
+    print("Hidden checks (your code on other inputs, compared with the reference solution), the hand")
+    print("calculation and the free-text questions are graded after you submit; they are not run here.")
+    if not result.sandboxed:
+        print(_paint(f"note: {result.sandbox_note}", "dim"))
+    return 0 if check.passed else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .gradebook import read_manual_scores
+    from .report import rerender
+
+    manual = read_manual_scores(args.manual_scores) if args.manual_scores else []
+    stats = rerender(args.out, student_view=args.student_view, manual_scores=manual)
+    kind = "student-facing reports (student-report.html)" if args.student_view else "reports"
+    print(f"rendered {stats.reports} {kind} and {args.out / 'index.html'} in {stats.seconds:.1f} s")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="CS145 HW3 part 2: exercise package and autograder.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -189,6 +250,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--cache", type=Path, help="where prepared data is cached (default: ~/.cache/cs145-grader)")
     grade.set_defaults(run=_cmd_grade)
+
+    check = commands.add_parser("check", help="run the public checks on your work before you submit")
+    check.add_argument("path", type=Path, nargs="?", default=Path("."), help="your assignment folder (default: here)")
+    check.add_argument("--quick", action="store_true", help="check hw3code/neural_net.py only, in seconds")
+    check.add_argument("--cifar-dir", type=Path, help="the CIFAR-10 data (default: data/datasets/ of the folder)")
+    check.add_argument("--starter", type=Path, help="the official starter folder (default: the one shipped)")
+    check.set_defaults(run=_cmd_check)
+
+    report = commands.add_parser("report", help="re-render the reports of a graded folder, without regrading")
+    report.add_argument("out", type=Path, help="the folder `grader grade` wrote")
+    report.add_argument(
+        "--student-view", action="store_true", help="write student-report.html: no hidden check's expected values"
+    )
+    report.add_argument("--manual-scores", type=Path, help="merge this CSV of TA scores first")
+    report.set_defaults(run=_cmd_report)
 
     demo = commands.add_parser("demo", help="grade the bundled example submissions on synthetic data")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="where results go (default: demo-output)")

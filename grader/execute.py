@@ -11,11 +11,13 @@ arrays are loaded without pickle, shapes are checked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -113,14 +115,15 @@ def run_submission(
     keep_dir: Path,
     isolation: Literal["auto", "bwrap", "none"] = "auto",
     uid: int | None = None,
-    log_path: Path | None = None,
     run_notebook: bool = True,
     keep_raw: bool = False,
+    progress: Callable[[CellRecord], None] | None = None,
 ) -> tuple[Evidence, RunInfo]:
     """Run probes and notebook for one submission; the evidence and how the run went.
 
     `keep_dir` receives the executed notebook (and with `keep_raw` the run's raw
-    outputs, which `read_evidence` reads again later). A sandbox that cannot start raises
+    outputs, which `read_evidence` reads again later). `progress` is called with each
+    notebook cell's outcome as it finishes. A sandbox that cannot start raises
     SandboxError (a harness failure); anything the student's code does is evidence.
     """
     limits = rubric.limits
@@ -147,18 +150,17 @@ def run_submission(
             "cell_timeout": limits.cell_timeout,
         }
         (state / "job.json").write_text(json.dumps(job))
-        result = run_sandboxed(
-            [sys.executable, f"{_STATE}/harness/run.py", f"{_STATE}/job.json"],
-            workdir=root,
-            mounts=mounts,
-            limits=Limits(timeout=limits.timeout, memory_mb=limits.memory_mb, max_processes=limits.max_processes),
-            env={"PYTHONHASHSEED": "0"},
-            isolation=isolation,
-            uid=uid,
-            stdout_path=log_path,
-            stderr_path=log_path.with_suffix(".stderr.log") if log_path else None,
-        )
         out = state / "out"
+        with _watching(out / "cells.jsonl", progress):
+            result = run_sandboxed(
+                [sys.executable, f"{_STATE}/harness/run.py", f"{_STATE}/job.json"],
+                workdir=root,
+                mounts=mounts,
+                limits=Limits(timeout=limits.timeout, memory_mb=limits.memory_mb, max_processes=limits.max_processes),
+                env={"PYTHONHASHSEED": "0"},
+                isolation=isolation,
+                uid=uid,
+            )
         problem = _run_problem(result, out)
         evidence = read_evidence(out, probes, notebook, module, problem)
         if keep_raw:
@@ -171,6 +173,34 @@ def run_submission(
             if isinstance(summary.get(part), dict)
         }
     return evidence, RunInfo(result, executed, (problem,) if problem else (), seconds)
+
+
+@contextlib.contextmanager
+def _watching(cells: Path, progress: Callable[[CellRecord], None] | None) -> Iterator[None]:
+    """While the run goes on, report each cell that `cells.jsonl` gains to `progress`."""
+    if progress is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        seen = 0
+        while True:
+            finished = done.wait(0.3)
+            records = _read_cells(cells)
+            for record in records[seen:]:
+                progress(record)
+            seen = len(records)
+            if finished:
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def read_evidence(

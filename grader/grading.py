@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from .checks import Context, Evidence, run_checks, validate_rubric
+from .checks.base import CellRecord
 from .checks.cifar import validation_accuracy
 from .datasets.cifar import PreparedSplit, batches_dir, prepare_split
 from .errors import ConfigError, GraderError
@@ -33,6 +34,7 @@ from .gradebook import ManualScore, apply_manual_scores, write_gradebook
 from .intake import Submission, discover
 from .notebooks import read_notebook
 from .probes import ProbeSpec, plan_probes
+from .report import REFERENCE_FOLDER, RUBRIC_COPY, save_artifacts, write_report, write_summary
 from .results import CheckResult, SubmissionResult, read_result, write_result
 from .rubric import Rubric, load_rubric
 
@@ -129,7 +131,7 @@ def reference_evidence(course: Course, out: Path, log: Callable[[str], None] = p
     """The reference solution's run (cached in `out/.reference`); GraderError if it fails a probe."""
     if course.solution is None:
         raise ConfigError("grading needs the reference solution (--solution DIR)")
-    folder = out / ".reference"
+    folder = out / REFERENCE_FOLDER
     probes = _probes(course, hidden=True)
     reference = Submission(
         "reference",
@@ -161,6 +163,9 @@ def reference_evidence(course: Course, out: Path, log: Callable[[str], None] = p
             raise GraderError(
                 f"{course.solution}: the reference solution failed: {'; '.join(failed + list(info.problems))}"
             )
+        save_artifacts(evidence, folder, course.starter)
+        if course.rubric.source is not None:  # `grader report` re-renders with the rubric graded with
+            atomic_write_text(folder / RUBRIC_COPY, course.rubric.source.read_text(encoding="utf-8"))
         atomic_write_text(stamp, course.fingerprint)
     return evidence
 
@@ -179,11 +184,15 @@ def grade_submission(
     reference: Evidence | None,
     out_dir: Path,
     uid: int | None = None,
+    run_notebook: bool = True,
+    progress: Callable[[CellRecord], None] | None = None,
 ) -> SubmissionResult:
     """Grade one submission and write `out_dir/results.json` and `out_dir/grading.log`.
 
-    With `reference=None` (a student's self-check) only the public checks run.
-    Raises GraderError only when the harness itself fails (the sandbox cannot start).
+    With `reference=None` (a student's self-check) only the public checks run;
+    `run_notebook=False` runs the module's checks alone. `progress` hears of each
+    notebook cell as it finishes. Raises GraderError only when the harness itself
+    fails (the sandbox cannot start).
     """
     started = time.monotonic()
     notebook, module, problems = load_submitted(submission, course.rubric)
@@ -198,6 +207,8 @@ def grade_submission(
         keep_dir=out_dir,
         isolation=course.isolation,
         uid=uid,
+        run_notebook=run_notebook,
+        progress=progress,
     )
     if notebook is None:
         evidence = replace(
@@ -220,6 +231,7 @@ def grade_submission(
         info=_run_info(evidence, info),
     )
     write_result(result, out_dir / "results.json")
+    save_artifacts(evidence, out_dir, course.starter)
     _write_log(out_dir / "grading.log", submission, result, info)
     return result
 
@@ -228,7 +240,14 @@ def _run_info(evidence: Evidence, info: RunInfo) -> dict[str, object]:
     return {
         "seconds": info.seconds or {},
         "cells": [
-            {"index": c.index, "id": c.cell_id, "status": c.status, "seconds": c.seconds, "error": c.describe()}
+            {
+                "index": c.index,
+                "id": c.cell_id,
+                "status": c.status,
+                "seconds": c.seconds,
+                "error": c.describe() if c.status != "ok" else "",
+                "traceback": c.traceback[-3000:],
+            }
             for c in evidence.cells
         ],
         "executed_notebook": info.executed_notebook.name if info.executed_notebook else None,
@@ -285,6 +304,7 @@ def _failure_result(submission: Submission, course: Course, error: Exception, st
         problems=(*submission.problems, message),
         names=submission.names,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        harness_failed=True,
     )
 
 
@@ -337,20 +357,23 @@ def grade_batch(
             try:
                 previous = read_result(stored)
                 if previous.fingerprint == _submission_fingerprint(submission, course):
+                    if not (folder / "report.html").is_file():
+                        write_report(previous, out, course.rubric)
                     return previous, True
             except GraderError:
                 pass
         uid = uids.get()
         begun = time.monotonic()
         try:
-            return grade_submission(submission, course, reference=reference, out_dir=folder, uid=uid), False
+            result = grade_submission(submission, course, reference=reference, out_dir=folder, uid=uid)
         except GraderError as exc:
             failed.append(submission.student)
             result = _failure_result(submission, course, exc, begun)
             write_result(result, stored)
-            return result, False
         finally:
             uids.put(uid)
+        write_report(result, out, course.rubric)
+        return result, False
 
     results: dict[str, SubmissionResult] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -367,5 +390,7 @@ def grade_batch(
         ordered = apply_manual_scores(ordered, manual_scores)
         for result in ordered:
             write_result(result, out / result.student / "results.json")
+            write_report(result, out, course.rubric)
     write_gradebook(ordered, out / "gradebook.csv")
+    write_summary(ordered, out, course.rubric, sorted(failed))
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)

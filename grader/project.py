@@ -2,8 +2,8 @@
 
 A checkout of this repository holds `solutions/`, `assignment/` and `examples/` side
 by side; commands find them from the current folder upward, else next to the
-installed package (an editable install). Templates ship inside the package of an
-installed wheel and sit at the top of a checkout.
+installed package (an editable install). Templates and the public starter ship
+inside the package of an installed wheel and sit at the top of a checkout.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["Project", "cache_dir", "find_project", "templates_dir"]
+__all__ = ["Project", "cache_dir", "find_project", "starter_dir", "templates_dir"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -60,6 +60,15 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "cs145-grader"
+
+
+def starter_dir() -> Path:
+    """The official starter (public: no solution in it) for a student's self-check:
+    inside an installed wheel, else `assignment/` of the checkout."""
+    for folder in (_PACKAGE / "starter", _PACKAGE.parent / "assignment"):
+        if (folder / "rubric.toml").is_file():
+            return folder
+    raise ConfigError(f"no starter next to {_PACKAGE}; pass --starter DIR (the assignment folder)")
 
 
 def templates_dir() -> Path:

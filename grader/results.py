@@ -82,7 +82,7 @@ class CheckResult:
         return {
             "name": self.name,
             "number": number,
-            "score": round(self.score, 6),
+            "score": self.score,
             "max_score": self.max_score,
             # Gradescope knows only passed and failed; ours is in extra_data.
             "status": "passed" if self.status in ("passed", "flagged") and self.score >= self.max_score else "failed",
@@ -140,6 +140,7 @@ class SubmissionResult:
     fingerprint: str = ""  # of the inputs: unchanged inputs need no regrading
     graded_at: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)  # timings, cell outcomes, artefacts
+    harness_failed: bool = False  # the grader could not grade it (its checks say why)
 
     @property
     def score(self) -> float:
@@ -172,7 +173,7 @@ class SubmissionResult:
             lines.append(f"WARNING: {self.sandbox_note or 'the code was not run in a sandbox'}")
         lines += [f"- {p}" for p in self.problems]
         out: dict[str, Any] = {
-            "score": round(self.score, 6),
+            "score": self.score,
             "execution_time": round(self.execution_time, 3),
             "output": "\n".join(lines),
             "stdout_visibility": "hidden",
@@ -190,6 +191,7 @@ class SubmissionResult:
                     "max_score": self.max_score,
                     "validation_accuracy": self.validation_accuracy,
                     "info": dict(self.info),
+                    "harness_failed": self.harness_failed,
                 }
             ),
         }
@@ -217,6 +219,7 @@ class SubmissionResult:
             fingerprint=extra.get("fingerprint", ""),
             graded_at=extra.get("graded_at", ""),
             info=dict(extra.get("info", {})),
+            harness_failed=bool(extra.get("harness_failed")),
         )
 
 

@@ -95,6 +95,8 @@ def test_the_seed_students_backward_answers_are_wrong_and_say_what_was_found(dem
     assert (result.check("handcalc.forward").status, result.check("handcalc.forward").score) == ("passed", 6)
     backward = result.check("handcalc.backward")
     assert (backward.status, backward.score) == ("failed", 0)
+    # Students read the message (Gradescope shows it): the found values, never the right ones.
+    assert "0.1662" in backward.message and "0.1385" not in backward.message and "0.0821" not in backward.message
     found = {row["label"]: row["observed"] for row in backward.details}
     assert found["∂l/∂b⁽²⁾"] == "0.1662"
     assert "0.0986" in found["∂l/∂W⁽²⁾"] and "0.0992" in found["∂l/∂W⁽²⁾"]

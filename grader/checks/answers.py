@@ -77,7 +77,8 @@ def _handcalc(spec: CheckSpec, evidence: Evidence, context: Context, quantities:
     results = grade_answer(text, quantities, rtol=spec.tolerance or 0.01)
     items = [Item(r.quantity.label, r.correct, r.quantity.expected, r.found, r.message, hidden=True) for r in results]
     right = sum(r.correct for r in results)
-    wrong = "; ".join(r.message for r in results if not r.correct)
+    # The message reaches students (Gradescope shows it): it must not give the answers away.
+    wrong = "; ".join(r.verdict for r in results if not r.correct)
     message = f"{right}/{len(results)} quantities right" + (f": {wrong}" if wrong else "")
     return outcome(spec, items, message + " (the work shown is graded by a TA)")
 

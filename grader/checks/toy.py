@@ -46,6 +46,16 @@ def _shape_note(array: np.ndarray, shape: tuple[int, ...]) -> str:
     return "" if array.shape == shape else f"shape {array.shape}, expected {shape}"
 
 
+def _why(item: Item) -> str:
+    """What a student may read about a wrong hidden item: why it could not be compared,
+    never by how much it differs."""
+    if item.observed is None:  # the probe raised or returned nothing: the error says why
+        return f" ({item.note})" if item.note else ""
+    if item.expected is None:
+        return f" (wrong shape: {np.shape(item.observed)})"
+    return ""
+
+
 def _needs_reference(spec: CheckSpec, context: Context) -> CheckResult | None:
     if context.reference is not None:
         return None
@@ -57,7 +67,7 @@ def _compare(label: str, observed: np.ndarray | None, expected: np.ndarray, tol:
     if observed is None:
         return Item(label, False, note="missing", hidden=True)
     if observed.shape != expected.shape:
-        return Item(label, False, note=_shape_note(observed, expected.shape), hidden=True)
+        return Item(label, False, observed=observed, note=_shape_note(observed, expected.shape), hidden=True)
     error = rel_error(observed, expected)
     ok = bool(np.all(np.isfinite(observed))) and error < tol
     return Item(label, ok, expected=expected, observed=observed, note=f"relative error {error:.2e}", hidden=True)
@@ -80,7 +90,9 @@ def _hidden_items(spec: CheckSpec, evidence: Evidence, context: Context, probes:
     wrong = [i for i in items if not i.ok]
     message = f"{passed}/{len(items)} agree with the reference"
     if wrong:
-        message += f"; first difference: {wrong[0].label} ({wrong[0].note})"
+        # The label only: a hidden item's note (its relative error, say) would let a
+        # student work the reference's value out from their own.
+        message += f"; first difference: {wrong[0].label}" + _why(wrong[0])
     return outcome(spec, items, message)
 
 
@@ -247,7 +259,7 @@ def check_train_hidden(spec: CheckSpec, evidence: Evidence, context: Context) ->
     wrong = [i for i in items if not i.ok]
     message = f"{passed}/{len(items)} agree with the reference"
     if wrong:
-        message += f"; first difference: {wrong[0].label} ({wrong[0].note or 'wrong'})"
+        message += f"; first difference: {wrong[0].label}" + _why(wrong[0])
     return outcome(spec, items, message)
 
 

@@ -1,0 +1,95 @@
+"""Reports: the HTML a student or an instructor reads, written from stored results.
+
+`write_report` renders one student's page (`OUT/<student>/report.html`, or
+`student-report.html` for the student view), `write_summary` the class page
+(`OUT/index.html`), and `rerender` does both for a whole graded folder without
+regrading (after a template change or new manual scores). Grading calls the same
+functions, so a fresh batch and a re-render look the same.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..fsutil import atomic_write_text
+from ..gradebook import ManualScore, apply_manual_scores, write_gradebook
+from ..results import SubmissionResult, read_result, write_result
+from ..rubric import Rubric, load_rubric
+from .artifacts import load_artifacts, save_artifacts
+from .render import ClassRow, render_class_summary, render_student_report, report_path
+
+__all__ = ["RenderStats", "rerender", "save_artifacts", "write_report", "write_summary"]
+
+REFERENCE_FOLDER = ".reference"
+RUBRIC_COPY = "rubric.toml"  # in OUT/.reference: the rubric the batch was graded with
+
+
+def write_report(result: SubmissionResult, out: Path, rubric: Rubric, *, student_view: bool = False) -> Path:
+    """Render `OUT/<student>/report.html` (or the student view) and return its path."""
+    # Rendered from the stored form, so that a report written while grading is the
+    # very page `grader report` writes later from results.json.
+    result = SubmissionResult.from_gradescope(json.loads(json.dumps(result.to_gradescope())))
+    folder = out / result.student
+    html = render_student_report(
+        result,
+        artifacts=load_artifacts(folder),
+        reference=load_artifacts(out / REFERENCE_FOLDER),
+        rule=rubric.accuracy,
+        title=rubric.title,
+        student_view=student_view,
+    )
+    path = report_path(folder, student_view)
+    atomic_write_text(path, html)
+    return path
+
+
+def _flags(result: SubmissionResult) -> tuple[str, ...]:
+    flags = [] if result.sandboxed else ["not sandboxed"]
+    flags += [c.message for c in result.checks if c.status == "flagged"]
+    flags += [f"{c.id}: {c.message}" for c in result.checks if c.status == "error"][:3]
+    flags += list(result.problems)
+    return tuple(flags)
+
+
+def write_summary(results: Sequence[SubmissionResult], out: Path, rubric: Rubric, failed: Sequence[str] = ()) -> Path:
+    """Render `OUT/index.html`, the class summary, linking every student's report."""
+    rows = [ClassRow(r, f"{r.student}/report.html", _flags(r)) for r in results]
+    html = render_class_summary(rows, rule=rubric.accuracy, title=rubric.title, failed=failed)
+    atomic_write_text(out / "index.html", html)
+    return out / "index.html"
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    """What `rerender` did: how many reports, and how long they took."""
+
+    reports: int
+    seconds: float
+
+
+def rerender(out: Path, *, student_view: bool = False, manual_scores: Sequence[ManualScore] = ()) -> RenderStats:
+    """Re-render every report and the summary of a graded folder from its stored results.
+
+    Manual scores, if given, are merged into the stored results and the gradebook
+    first. A ConfigError says when `out` is not a graded folder.
+    """
+    rubric_path = out / REFERENCE_FOLDER / RUBRIC_COPY
+    if not rubric_path.is_file():
+        raise ConfigError(f"{out}: not a folder written by `grader grade` (no {REFERENCE_FOLDER}/{RUBRIC_COPY})")
+    rubric = load_rubric(rubric_path)
+    started = time.monotonic()
+    results = [read_result(path) for path in sorted(out.glob("*/results.json"))]
+    if manual_scores:
+        results = apply_manual_scores(results, manual_scores)
+        for result in results:
+            write_result(result, out / result.student / "results.json")
+        write_gradebook(results, out / "gradebook.csv")
+    for result in results:
+        write_report(result, out, rubric, student_view=student_view)
+    write_summary(results, out, rubric, [r.student for r in results if r.harness_failed])
+    return RenderStats(len(results), time.monotonic() - started)

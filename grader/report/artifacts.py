@@ -1,0 +1,62 @@
+"""The arrays a report plots, kept next to `results.json` when a submission is graded.
+
+`grader report` re-renders reports from stored results without regrading, so what
+the plots need is saved at grading time, small: the histories of the baseline run
+(the 1.6.1 settings, from the grader's probe) and `best_net`'s first-layer weights
+already tiled into the notebook's `visualize_grid` picture (uint8).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from pathlib import Path
+
+import numpy as np
+
+from ..checks.base import Evidence
+from ..fsutil import atomic_write_bytes
+
+__all__ = ["ARTIFACTS", "load_artifacts", "save_artifacts", "weight_grid"]
+
+ARTIFACTS = "artifacts.npz"
+HISTORIES = ("loss_history", "train_acc_history", "val_acc_history")
+_MAX_HISTORY = 100_000
+
+
+def weight_grid(W1: np.ndarray, starter: Path) -> np.ndarray:
+    """First-layer weights as the notebook shows them, tiled by the course's own
+    `data/vis_utils.visualize_grid` (the official copy from the starter, not the student's)."""
+    spec = importlib.util.spec_from_file_location("course_vis_utils", starter / "data" / "vis_utils.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    images = W1.T.reshape(32, 32, 3, -1).transpose(3, 0, 1, 2)
+    return module.visualize_grid(images, padding=3).astype(np.uint8)
+
+
+def save_artifacts(evidence: Evidence, folder: Path, starter: Path) -> None:
+    """Save what this run's report will plot to `folder/artifacts.npz` (atomically)."""
+    arrays: dict[str, np.ndarray] = {}
+    baseline = evidence.probe("cifar-baseline")
+    if baseline.ok:
+        for key in HISTORIES:
+            history = baseline.arrays.get(f"stats.{key}")
+            if history is not None and history.ndim == 1 and history.size <= _MAX_HISTORY:
+                arrays[f"baseline.{key}"] = history
+    harvest = evidence.harvest
+    best = harvest.nets.get("best_net") if harvest else None
+    if best is not None and best["W1"].shape[1:] == (3072,) and np.all(np.isfinite(best["W1"])):
+        arrays["best_net.grid"] = weight_grid(best["W1"], starter)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(folder / ARTIFACTS, buffer.getvalue())
+
+
+def load_artifacts(folder: Path) -> dict[str, np.ndarray]:
+    """The saved arrays of `folder` (empty when there are none)."""
+    path = folder / ARTIFACTS
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

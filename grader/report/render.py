@@ -1,0 +1,269 @@
+"""Render the HTML reports: one per student, beside the reference, and the class summary.
+
+Everything a report shows comes from stored results (`results.json`, the saved
+artifacts), so `grader report OUT` can re-render without regrading. Values are
+turned into small view objects here and the Jinja2 templates (`templates/`) only
+lay them out, with autoescaping on: submissions are untrusted, and an instructor
+opens these files in a browser.
+
+The student view (`student_view=True`) never shows an expected value, a note or a
+difference of a hidden item: those could give a hidden check's answer away.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from ..project import templates_dir
+from ..results import CheckResult, SubmissionResult
+from ..rubric import AccuracyRule
+
+__all__ = ["ClassRow", "render_class_summary", "render_student_report"]
+
+# A check's family, for the report's sections and the summary's groups.
+FAMILIES = {
+    "handcalc": "Section 1: backprop by hand",
+    "toy": "Toy model",
+    "cifar": "CIFAR-10",
+    "bonus": "Bonus",
+    "questions": "Questions (graded by a TA)",
+    "integrity": "Integrity",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One entry of a displayed matrix; `marked` when it differs from the other side."""
+
+    text: str
+    marked: bool = False
+
+
+@dataclass(frozen=True)
+class Value:
+    """A displayed value: `kind` is none, hidden, scalar, matrix, text or diff."""
+
+    kind: str
+    text: str = ""
+    rows: tuple[tuple[Cell, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    """One compared quantity of a check, as the report shows it."""
+
+    label: str
+    ok: bool
+    observed: Value
+    expected: Value
+    difference: str
+    note: str
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """One check, as the report shows it."""
+
+    result: CheckResult
+    family: str
+    rows: tuple[Row, ...]
+    expected: Value
+    observed: Value
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """One student in the class summary."""
+
+    result: SubmissionResult
+    report: str  # the report's path, relative to the summary
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _number(value: float) -> str:
+    """Every digit of a float ("correct to the last digit"); whole numbers without ".0"."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.asarray(float(value))
+    if isinstance(value, list) and value:
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            return None
+        return array if array.ndim <= 2 else None
+    return None
+
+
+def _value(value: Any, other: Any = None, tolerance: float = 0.0) -> Value:
+    """`value` for display; a matrix marks the entries that differ from `other`."""
+    if value is None:
+        return Value("none")
+    if isinstance(value, str):
+        is_diff = value.startswith("--- ") and "\n+++ " in value
+        return Value("diff" if is_diff else "text", value)
+    array, against = _as_array(value), _as_array(other)
+    if array is None:
+        return Value("text", str(value))
+    if array.ndim == 0:
+        return Value("scalar", _number(float(array)))
+    matrix = array.reshape(1, -1) if array.ndim == 1 else array
+    differs = np.zeros(matrix.shape, dtype=bool)
+    if against is not None and against.size == array.size:
+        other_matrix = against.reshape(matrix.shape)
+        scale = np.maximum(np.abs(matrix) + np.abs(other_matrix), 1e-8)
+        differs = np.abs(matrix - other_matrix) / scale > max(tolerance, 1e-9)
+    rows = tuple(
+        tuple(Cell(f"{x:.8g}", bool(d)) for x, d in zip(row, mark, strict=True))
+        for row, mark in zip(matrix, differs, strict=True)
+    )
+    return Value("matrix", rows=rows)
+
+
+def _difference(observed: Any, expected: Any) -> str:
+    a, b = _as_array(observed), _as_array(expected)
+    if a is None or b is None or a.shape != b.shape:
+        return ""
+    absolute = float(np.max(np.abs(a - b), initial=0.0))
+    relative = float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
+    return f"{absolute:.3g} (relative {relative:.2g})" if a.ndim else f"{absolute:.3g}"
+
+
+def _rows(check: CheckResult, student_view: bool) -> tuple[Row, ...]:
+    rows = []
+    tolerance = float(check.tolerance or 0.0)
+    for detail in check.details:
+        secret = student_view and bool(detail.get("hidden"))
+        expected, observed = detail.get("expected"), detail.get("observed")
+        rows.append(
+            Row(
+                label=str(detail.get("label", "")),
+                ok=bool(detail.get("ok")),
+                observed=_value(observed, None if secret else expected, tolerance),
+                expected=Value("hidden") if secret else _value(expected, observed, tolerance),
+                difference="" if secret else _difference(observed, expected),
+                note="" if secret else str(detail.get("note") or ""),
+            )
+        )
+    return tuple(rows)
+
+
+def _check_view(check: CheckResult, student_view: bool) -> CheckView:
+    secret = student_view and not check.public
+    return CheckView(
+        result=check,
+        family=check.id.split(".")[0],
+        rows=_rows(check, student_view),
+        expected=Value("hidden") if secret and check.expected is not None else _value(check.expected),
+        observed=_value(check.observed),
+    )
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["points"] = lambda x: f"{x:.2f}".rstrip("0").rstrip(".")
+    env.filters["percent"] = lambda x: "–" if x is None else f"{x:.1%}"
+    return env
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render_student_report(
+    result: SubmissionResult,
+    *,
+    artifacts: Mapping[str, np.ndarray],
+    reference: Mapping[str, np.ndarray],
+    rule: AccuracyRule,
+    title: str,
+    student_view: bool = False,
+) -> str:
+    """One student's report as a self-contained HTML page."""
+    checks = [_check_view(c, student_view) for c in result.checks]
+    families = [(key, name, [c for c in checks if c.family == key]) for key, name in FAMILIES.items()]
+    from . import plots  # matplotlib takes a third of a second to import: only when drawing
+
+    student_stats = {k.split(".", 1)[1]: v for k, v in artifacts.items() if k.startswith("baseline.")}
+    reference_stats = {k.split(".", 1)[1]: v for k, v in reference.items() if k.startswith("baseline.")}
+    figures = {
+        "curves": plots.training_curves(student_stats, reference_stats) if student_stats else None,
+        "weights": plots.weight_grids(artifacts.get("best_net.grid"), reference.get("best_net.grid")),
+        "rubric": plots.rubric_curve(rule, result.validation_accuracy),
+    }
+    failed_cells = [c for c in result.info.get("cells", []) if c.get("status") != "ok"]
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=title,
+            result=result,
+            families=[f for f in families if f[2]],
+            figures=figures,
+            failed_cells=failed_cells,
+            student_view=student_view,
+            seconds=result.info.get("seconds", {}),
+            rendered_at=_now(),
+        )
+    )
+
+
+def render_class_summary(
+    rows: Sequence[ClassRow], *, rule: AccuracyRule, title: str, failed: Sequence[str] = ()
+) -> str:
+    """The class summary page: distributions, pass rates, the sortable table, the problems."""
+    from . import plots
+
+    results = [row.result for row in rows]
+    maximum = max((r.max_score for r in results), default=0.0)
+    accuracies = [r.validation_accuracy for r in results if r.validation_accuracy is not None]
+    check_ids: list[str] = []
+    for r in results:
+        check_ids += [c.id for c in r.checks if c.id not in check_ids]
+    pass_rates = []
+    for check_id in check_ids:
+        found = [c for r in results if (c := r.check(check_id))]
+        graded = [c for c in found if c.status != "skipped"]
+        # Integrity takes no points; a manual check means nothing until all of it is scored.
+        if graded and not check_id.startswith("integrity.") and not any(c.status == "pending" for c in found):
+            share = sum(c.score for c in graded) / max(sum(c.max_score for c in graded), 1e-12)
+            name = next(c.name for c in graded)
+            pass_rates.append((check_id, name, share, sum(c.status == "passed" for c in graded), len(graded)))
+    mean = sum(r.score for r in results) / len(results) if results else math.nan
+    return (
+        _environment()
+        .get_template("index.html.j2")
+        .render(
+            title=title,
+            rows=rows,
+            maximum=maximum,
+            mean=mean,
+            pass_rates=pass_rates,
+            score_plot=plots.score_histogram([r.score for r in results], maximum) if results else None,
+            accuracy_plot=plots.accuracy_histogram(accuracies, rule) if accuracies else None,
+            flagged=[row for row in rows if row.flags],
+            failed=failed,
+            rendered_at=_now(),
+        )
+    )
+
+
+def report_path(folder: Path, student_view: bool) -> Path:
+    """Where a student's report goes: report.html, or student-report.html for the student view."""
+    return folder / ("student-report.html" if student_view else "report.html")

@@ -1,0 +1,98 @@
+"""`grader check`: a student runs the public checks on their working folder.
+
+It goes through the very code path of grading (`grade_submission`: intake, the
+sandboxed run, the checks), with no reference solution: only public checks run, so
+nothing hidden is computed, let alone shown. `quick` runs the module's checks
+without the notebook (a second or two). The result also carries the warnings about
+things that lose points silently: deleted starter cells, code changed outside the
+START/END regions, a Section 1 answer with no numbers in it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from .checks.answers import answer_text, has_numbers
+from .checks.base import CellRecord
+from .datasets.cifar import batches_dir, prepare_split
+from .errors import ConfigError
+from .execute import load_submitted
+from .grading import Course, grade_submission
+from .intake import read_submission
+from .notebooks import read_notebook
+from .project import cache_dir, starter_dir
+from .results import SubmissionResult
+from .rubric import load_rubric
+
+__all__ = ["SelfCheck", "run_self_check"]
+
+SECTION_ONE = {"handcalc.forward": "Section 1, forward pass", "handcalc.backward": "Section 1, backward pass"}
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """The public checks' results for a working folder, and the warnings."""
+
+    result: SubmissionResult
+    warnings: tuple[str, ...]
+    quick: bool
+
+    @property
+    def passed(self) -> bool:
+        """True when every public check that ran passed."""
+        return all(c.status in ("passed", "flagged", "skipped") for c in self.result.checks)
+
+
+def _warnings(result: SubmissionResult, notebook: NotebookNode | None, starter_notebook: NotebookNode) -> list[str]:
+    warnings = [c.message for c in result.checks if c.status == "flagged"]
+    for role, where in SECTION_ONE.items():
+        text = answer_text(notebook, starter_notebook, role)
+        if notebook is not None and not text:
+            warnings.append(f"{where}: not answered yet")
+        elif text and not has_numbers(text):
+            warnings.append(f"{where}: the answer has no numbers in it (write each value out)")
+    return warnings
+
+
+def run_self_check(
+    folder: Path,
+    *,
+    quick: bool = False,
+    cifar_dir: Path | None = None,
+    starter: Path | None = None,
+    cache: Path | None = None,
+    out: Path | None = None,
+    progress: Callable[[CellRecord], None] | None = None,
+) -> SelfCheck:
+    """Run the public checks on `folder` (the student's copy of the assignment)."""
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: not a folder; run `grader check` in your assignment folder")
+    starter = starter or starter_dir()
+    rubric = load_rubric(starter / "rubric.toml")
+    split = None
+    if not quick:
+        data = cifar_dir or folder / "data" / "datasets" / "cifar-10-batches-py"
+        if cifar_dir is not None or data.is_dir():
+            split = prepare_split(batches_dir(data), cache or cache_dir())
+    course = Course(rubric, starter, None, split)
+    submission = read_submission(folder)
+    notebook, _, _ = load_submitted(submission, rubric)
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        result = grade_submission(
+            submission,
+            course,
+            reference=None,
+            out_dir=out or Path(tmp),
+            run_notebook=not quick,
+            progress=progress,
+        )
+    warnings = _warnings(result, notebook, read_notebook(starter / rubric.notebook))
+    if not quick and split is None:
+        warnings.append("no CIFAR-10 data in data/datasets/cifar-10-batches-py: the CIFAR-10 checks were skipped")
+    return SelfCheck(result, tuple(warnings), quick)

@@ -1,0 +1,229 @@
+"""The HTML reports: golden files, the student view's secrecy, a real browser, a wheel.
+
+Golden files pin what a report says for two stored results (see
+tests/files/golden/README.md). The student view is checked against every hidden
+expected value of the demo class. Headless Chromium opens the demo's reports from
+disk. A wheel built from the checkout renders reports with its own templates.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.report import rerender
+from grader.results import read_result
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "files" / "golden"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _normalise(html: str) -> str:
+    html = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "data:image/png;base64,IMAGE", html)
+    html = re.sub(r"Rendered \d{4}-\d\d-\d\d \d\d:\d\d UTC", "Rendered TIME", html)
+    return html
+
+
+def _plotted_arrays(seed: int) -> dict[str, np.ndarray]:
+    """What grading saves for the plots (artifacts.npz), made up but plausible."""
+    rng = np.random.default_rng(seed)
+    return {
+        "baseline.loss_history": 0.5 - 0.003 * np.linspace(0, 1, 1000) ** 2 + 1e-4 * rng.standard_normal(1000),
+        "baseline.train_acc_history": np.array([0.1, 0.15, 0.19, 0.2, 0.21]),
+        "baseline.val_acc_history": np.array([0.11, 0.14, 0.18, 0.2, 0.2]),
+        "best_net.grid": rng.integers(0, 256, (283, 283, 3), dtype=np.uint8),
+    }
+
+
+@pytest.fixture(scope="module")
+def golden_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("golden") / "out"
+    shutil.copytree(GOLDEN / "out", out)
+    (out / ".reference").mkdir()
+    shutil.copy(ROOT / "solutions" / "rubric.toml", out / ".reference" / "rubric.toml")
+    np.savez_compressed(out / ".reference" / "artifacts.npz", **_plotted_arrays(0))
+    np.savez_compressed(out / "forgot-half" / "artifacts.npz", **_plotted_arrays(1))
+    rerender(out)
+    rerender(out, student_view=True)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("rendered", "golden"),
+    [
+        ("forgot-half/report.html", "forgot-half.report.html"),
+        ("forgot-half/student-report.html", "forgot-half.student-report.html"),
+        ("hardcoded-seed/report.html", "hardcoded-seed.report.html"),
+        ("index.html", "index.html"),
+    ],
+)
+def test_reports_match_their_golden_files(golden_out, rendered, golden):
+    html = _normalise((golden_out / rendered).read_text())
+    path = GOLDEN / golden
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(html)
+    assert html == path.read_text(), f"{rendered} differs from {path}; UPDATE_GOLDEN=1 if intended"
+
+
+def test_a_report_is_self_contained(golden_out):
+    html = (golden_out / "forgot-half" / "report.html").read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing to fetch
+    # The training curves, the weight grids and the rubric curve, embedded.
+    assert re.findall(r'<img src="([^"]{0,22})', html) == ["data:image/png;base64,"] * 3
+    assert "@media print" in html and 'name="viewport"' in html
+
+
+def test_a_report_shows_errors_as_tracebacks_into_the_students_code(golden_out):
+    html = (golden_out / "hardcoded-seed" / "report.html").read_text()
+    assert "File /workspace/hw3code/neural_net.py:32, in MSE_loss(x, y)" in html
+    assert '<h3>Cell 22 <span class="muted">toy-train</span>' in html
+
+
+def test_student_content_is_escaped(tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(GOLDEN / "out", out)
+    (out / ".reference").mkdir()
+    shutil.copy(ROOT / "solutions" / "rubric.toml", out / ".reference" / "rubric.toml")
+    results = out / "forgot-half" / "results.json"
+    text = results.read_text().replace("awaiting manual grading", "<script>alert(1)</script>")
+    results.write_text(text)
+    rerender(out)
+    html = (out / "forgot-half" / "report.html").read_text()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def _texts(value) -> set[str]:
+    """`value` (a number, a matrix, a text) as a report could print it."""
+    if isinstance(value, list):
+        return set().union(*(_texts(item) for item in value)) if value else set()
+    if isinstance(value, float) and not value.is_integer():
+        return {repr(value), f"{value:.8g}"}
+    if isinstance(value, str) and len(value) > 4:  # with the numbers written in it
+        return {value} | set(re.findall(r"-?\d+\.\d+(?:e-?\d+)?", value))
+    return set()
+
+
+def _secrets(result) -> set[str]:
+    """Every hidden expected value of `result` as a report could print it, except those
+    that read the same as one of the student's own values (showing those reveals nothing)."""
+    secrets: set[str] = set()
+    own: set[str] = set()
+    for check in result.checks:
+        for row in check.details:
+            if row.get("hidden") and row.get("expected") is not None:  # a comparison with a hidden value
+                secrets |= _texts(row.get("expected")) | _texts(row.get("note"))
+            own |= _texts(row.get("observed"))
+        if not check.public:
+            secrets |= _texts(check.expected)
+        own |= _texts(check.observed)
+    written = "\n".join(own)  # "0.13850" written by the student shows "0.1385" too
+    return {t for t in secrets if len(t) >= 5 and t not in written}
+
+
+def test_the_student_view_never_shows_a_hidden_expected_value(demo):
+    _, out = demo
+    rerender(out, student_view=True)
+    leaks, shown = [], 0
+    for path in sorted(out.glob("*/results.json")):
+        result = read_result(path)
+        secrets = _secrets(result)
+        student = (path.parent / "student-report.html").read_text()
+        instructor = (path.parent / "report.html").read_text()
+        leaks += [(result.student, s) for s in secrets if s in student]
+        shown += sum(s in instructor for s in secrets)
+    assert not leaks
+    assert shown > 50  # the instructor's reports do show them: the test can fail
+
+
+def test_rerendering_writes_every_report_and_merges_manual_scores(demo, tmp_path):
+    from grader.gradebook import ManualScore
+
+    _, graded = demo
+    out = tmp_path / "out"
+    shutil.copytree(graded, out, ignore=shutil.ignore_patterns(".examples", "*.html"))
+    stats = rerender(out, manual_scores=[ManualScore("reference", "questions.weights", 5.0)])
+    assert stats.reports == 7
+    assert all((out / s / "report.html").is_file() for s in ("reference", "starter", "forgot-half"))
+    assert read_result(out / "reference" / "results.json").check("questions.weights").score == 5.0
+    assert "questions.weights" in (out / "gradebook.csv").read_text()
+    assert 'href="reference/report.html"' in (out / "index.html").read_text()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    _, out = demo
+    pages = ["index.html", "reference/report.html", "starter/report.html", "seed-answers/report.html"]
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run"]  # fmt: skip
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        try:
+            for name in pages:
+                page = browser.new_page(viewport={"width": 1100, "height": 900})
+                problems: list[str] = []
+                page.on("console", lambda m, p=problems: p.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e, p=problems: p.append(str(e)))
+                page.on(
+                    "request", lambda r, p=problems: None if r.url.startswith(("file:", "data:")) else p.append(r.url)
+                )
+                page.goto((out / name).as_uri())
+                page.wait_for_load_state("load")
+                images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
+                assert images and all(images), (name, images)
+                assert problems == [], (name, problems)
+                shot = tmp_path / (name.replace("/", "-") + ".png")
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 20_000
+                page.close()
+            # The class table sorts when a heading is clicked.
+            page = browser.new_page()
+            page.goto((out / "index.html").as_uri())
+            page.click("#students th:nth-child(2)")
+            totals = page.eval_on_selector_all(
+                "#students tbody tr td:nth-child(2)", "c => c.map(x => +x.dataset.value)"
+            )
+            assert totals == sorted(totals)
+        finally:
+            browser.close()
+
+
+def test_an_installed_wheel_finds_its_templates_and_ships_no_solution(golden_out, tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True,
+    )
+    (wheel,) = dist.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "grader/templates/report.html.j2" in names and "grader/starter/rubric.toml" in names
+    assert not [n for n in names if n.startswith("solutions/")]
+    body = zipfile.ZipFile(wheel).read("grader/starter/hw3code/neural_net.py").decode()
+    assert "loss = np.sum(diff**2) / (2 * N)" not in body  # the reference's line is not in the starter
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True)  # fmt: skip
+    out = tmp_path / "out"
+    shutil.copytree(golden_out, out)
+    for html in out.rglob("*.html"):
+        html.unlink()
+    run = subprocess.run(
+        [sys.executable, "-c",
+         "import grader, sys; from grader.project import templates_dir, starter_dir; "
+         "print(grader.__file__); print(templates_dir()); print(starter_dir()); "
+         "from grader.cli import main; sys.exit(main(['report', sys.argv[1]]))", str(out)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    where, templates, starter = run.stdout.splitlines()[:3]
+    assert where.startswith(str(site)) and templates.startswith(str(site)) and starter.startswith(str(site))
+    assert (out / "forgot-half" / "report.html").is_file() and (out / "index.html").is_file()
