@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
+from nbformat import NotebookNode
+
 from .checks import Context, Evidence, run_checks, validate_rubric
 from .checks.base import CellRecord
 from .checks.cifar import validation_accuracy
@@ -77,11 +79,27 @@ class Course:
     split: PreparedSplit | None  # the notebook's split of the data set, if one was given
     isolation: Isolation = "auto"
 
+    def run(
+        self, notebook: NotebookNode | None, module: str | None, probes: Sequence[ProbeSpec], keep_dir: Path, **options
+    ) -> tuple[Evidence, RunInfo]:
+        """Run one submission's code for this course: `execute.run_submission`."""
+        return run_submission(
+            notebook,
+            module,
+            starter=self.starter,
+            rubric=self.rubric,
+            probes=probes,
+            split=self.split,
+            keep_dir=keep_dir,
+            isolation=self.isolation,
+            **options,
+        )
+
     @property
     def fingerprint(self) -> str:
         """Changes whenever anything that decides a grade changes (except the submission)."""
         digest = hashlib.sha256()
-        for folder in (self.solution, _GRADER_SOURCE):
+        for folder in (self.solution, self.starter, _GRADER_SOURCE):
             for path in sorted(folder.rglob("*.*")) if folder else []:
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".ipynb", ".toml"):
                     digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
@@ -146,18 +164,8 @@ def reference_evidence(course: Course, out: Path, log: Callable[[str], None] = p
         evidence = read_evidence(folder / "run", probes, notebook, module)
     else:
         log("running the reference solution (once per solution, rubric and data set) ...")
-        evidence, info = run_submission(
-            notebook,
-            module,
-            starter=course.starter,
-            rubric=course.rubric,
-            probes=probes,
-            split=course.split,
-            keep_dir=folder,
-            isolation=course.isolation,
-            keep_raw=True,
-            uid=_FIRST_UID if os.geteuid() == 0 else None,
-        )
+        uid = _FIRST_UID if os.geteuid() == 0 else None
+        evidence, info = course.run(notebook, module, probes, folder, keep_raw=True, uid=uid)
         failed = [f"{name}: {o.summary()}" for name, o in evidence.probes.items() if not o.ok]
         if failed or info.problems:
             raise GraderError(
@@ -197,18 +205,8 @@ def grade_submission(
     started = time.monotonic()
     notebook, module, problems = load_submitted(submission, course.rubric)
     probes = _probes(course, hidden=reference is not None)
-    evidence, info = run_submission(
-        notebook,
-        module,
-        starter=course.starter,
-        rubric=course.rubric,
-        probes=probes,
-        split=course.split,
-        keep_dir=out_dir,
-        isolation=course.isolation,
-        uid=uid,
-        run_notebook=run_notebook,
-        progress=progress,
+    evidence, info = course.run(
+        notebook, module, probes, out_dir, uid=uid, run_notebook=run_notebook, progress=progress
     )
     if notebook is None:
         evidence = replace(

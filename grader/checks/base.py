@@ -27,6 +27,7 @@ __all__ = [
     "Evidence",
     "Harvest",
     "Item",
+    "hidden_skipped",
     "outcome",
     "rel_error",
 ]
@@ -152,6 +153,11 @@ def outcome(
         bonus=spec.bonus,
         manual=spec.manual,
     )
+
+
+def hidden_skipped(spec: CheckSpec) -> CheckResult:
+    """A hidden check in a self-check: there is no reference to compare with."""
+    return outcome(spec, [], "hidden check: runs when your work is graded", status="skipped", fraction=0.0)
 
 
 def rel_error(x: np.ndarray, y: np.ndarray) -> float:

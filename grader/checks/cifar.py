@@ -15,7 +15,7 @@ import numpy as np
 from ..results import CheckResult
 from ..rubric import CheckSpec
 from . import netmath
-from .base import Context, Evidence, Item, outcome
+from .base import Context, Evidence, Item, hidden_skipped, outcome
 from .toy import probe_failure
 
 __all__ = ["CHECKS", "validation_accuracy"]
@@ -80,7 +80,7 @@ def check_baseline(spec: CheckSpec, evidence: Evidence, context: Context) -> Che
     if context.split is None:
         return _no_data(spec)
     if context.reference is None:
-        return outcome(spec, [], "hidden check: runs when your work is graded", status="skipped", fraction=0.0)
+        return hidden_skipped(spec)
     probe, ref = evidence.probe("cifar-baseline"), context.reference.probe("cifar-baseline")
     if not probe.ok:
         return probe_failure(spec, "cifar-baseline", probe)
@@ -101,14 +101,21 @@ def check_baseline(spec: CheckSpec, evidence: Evidence, context: Context) -> Che
     return outcome(spec, [item], f"validation accuracy {student:.1%} after the 1.6.1 settings: {verdict}")
 
 
-def check_tuned(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:
-    """best_net's validation accuracy X, scored min(floor(X - 23%) / 22%, 1) from counts."""
+def _best_net(spec: CheckSpec, evidence: Evidence, context: Context) -> Mapping[str, np.ndarray] | CheckResult:
+    """best_net's parameters, or the result that says why there are none to check."""
     if context.split is None:
         return _no_data(spec)
     harvest = evidence.harvest
     if harvest is None or "best_net" not in harvest.nets:
         return _missing_net(spec, evidence, "best_net")
-    params = harvest.nets["best_net"]
+    return harvest.nets["best_net"]
+
+
+def check_tuned(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:
+    """best_net's validation accuracy X, scored min(floor(X - 23%) / 22%, 1) from counts."""
+    params = _best_net(spec, evidence, context)
+    if isinstance(params, CheckResult):
+        return params
     rule = context.rubric.accuracy
     hidden = params["W1"].shape[0] if params["W1"].ndim == 2 else -1
     if hidden != rule.hidden_size:
@@ -136,7 +143,7 @@ def check_tuned(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckR
         ),
     ]
     message = f"validation accuracy {float(percent):g}% ({correct}/{total}): multiplier {float(multiplier):.4g}"
-    claimed = harvest.numbers.get("best_valid_acc")
+    claimed = evidence.harvest.numbers.get("best_valid_acc") if evidence.harvest else None
     if claimed is not None and abs(claimed - correct / total) > 0.5 / total:
         message += f"; the notebook reported {claimed:g} (the grader recomputes it from best_net's weights)"
     return outcome(
@@ -148,17 +155,14 @@ def check_test(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckRe
     """best_net evaluated on the test set: the notebook's test_acc must be best_net's
     (within the tolerance: a net whose own predict differs from the assignment's
     architecture still evaluated the right net)."""
-    if context.split is None:
-        return _no_data(spec)
-    harvest = evidence.harvest
-    if harvest is None or "best_net" not in harvest.nets:
-        return _missing_net(spec, evidence, "best_net")
-    params = harvest.nets["best_net"]
+    params = _best_net(spec, evidence, context)
+    if isinstance(params, CheckResult):
+        return params
     problem = _net_problem(params)
     if problem:
         return outcome(spec, [Item("best_net", False, note=problem)], f"best_net: {problem}")
     correct, total = _accuracy(params, context, "test")
-    reported = harvest.numbers.get("test_acc")
+    reported = evidence.harvest.numbers.get("test_acc") if evidence.harvest else None
     ok = reported is not None and abs(reported - correct / total) <= spec.tolerance
     item = Item(
         "test_acc",
