@@ -84,7 +84,7 @@ def _summary(results: Sequence[SubmissionResult], descriptions: dict[str, str] |
         for group in groups:
             mine = [c for c in r.checks if c.id.split(".")[0] == group]
             pending = sum(c.max_score for c in mine if c.status == "pending")
-            score = f"{sum(c.score for c in mine):g}/{sum(c.max_score for c in mine):g}"
+            score = f"{sum(c.score for c in mine):.4g}/{sum(c.max_score for c in mine):g}"
             cells.append("pending" if pending and pending == sum(c.max_score for c in mine) else score)
         total = f"{r.score:.4g}/{r.max_score:g}" + ("*" if r.pending_points else "")
         accuracy = "-" if r.validation_accuracy is None else f"{r.validation_accuracy:.1%}"

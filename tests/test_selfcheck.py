@@ -113,3 +113,20 @@ def test_a_wrong_path_is_a_clear_error(tmp_path, capsys, bad):
         path.write_text("x")
     assert main(["check", str(path), "--quick"]) == 2
     assert "not a folder; run `grader check` in your assignment folder" in capsys.readouterr().err
+
+
+def test_without_the_sandbox_every_result_says_it_was_not_isolated(tmp_path):
+    from grader.grading import Course, grade_submission
+    from grader.intake import read_submission
+    from grader.results import read_result
+    from grader.rubric import load_rubric
+
+    folder = _working_copy(tmp_path, "solutions")
+    course = Course(load_rubric(ROOT / "assignment" / "rubric.toml"), ROOT / "assignment", None, None, "none")
+    out = tmp_path / "out"
+    result = grade_submission(read_submission(folder), course, reference=None, out_dir=out, run_notebook=False)
+    assert not result.sandboxed and "NOT ISOLATED" in result.sandbox_note
+    assert result.check("toy.scores").status == "passed"  # graded all the same
+    stored = read_result(out / "results.json")
+    assert stored.to_gradescope()["output"].splitlines()[1].startswith("WARNING: ")
+    assert "NOT ISOLATED" in (out / "grading.log").read_text()
