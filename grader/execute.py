@@ -26,6 +26,7 @@ import numpy as np
 from nbformat import NotebookNode
 
 from .checks.base import CellRecord, Evidence, Harvest
+from .checks.netmath import PARAM_NAMES
 from .datasets.cifar import PreparedSplit
 from .errors import SubmissionError
 from .fsutil import atomic_write_bytes
@@ -42,7 +43,6 @@ _STATE = ".grader"  # the workspace's folder for the job, the inputs and the out
 _NOT_COPIED = ("rubric.toml", "__pycache__", ".ipynb_checkpoints", "datasets")
 _MAX_SMALL_FILE = 4 << 20
 _MAX_HARVEST = 256 << 20
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import os
 import queue
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -314,7 +314,6 @@ class BatchResult:
     failed: tuple[str, ...] = ()  # students the harness could not grade
     reused: tuple[str, ...] = ()  # students whose unchanged inputs were not regraded
     seconds: float = 0.0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def complete(self) -> bool:

@@ -19,7 +19,6 @@ from .errors import SubmissionError
 
 __all__ = [
     "answer_role",
-    "cell_by_role",
     "load_notebook",
     "read_notebook",
     "write_notebook_bytes",
@@ -117,11 +116,3 @@ def answer_role(cell: NotebookNode) -> str | None:
         return None
     role = grader.get("answer")
     return role if isinstance(role, str) else None
-
-
-def cell_by_role(nb: NotebookNode, role: str) -> NotebookNode | None:
-    """The first Markdown cell whose metadata says it holds the answer for `role`."""
-    for cell in nb.cells:
-        if answer_role(cell) == role:
-            return cell
-    return None

@@ -31,7 +31,6 @@ __all__ = [
     "write_plan",
 ]
 
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
 # The notebook's 1.6.1 cell: the untuned network every student trains first.
 BASELINE_SETTINGS: Mapping[str, Any] = {
     "num_iters": 1000,
@@ -51,7 +50,6 @@ class ProbeSpec:
     kind: str
     options: Mapping[str, Any] = field(default_factory=dict)
     arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
-    public: bool = False
     timeout: float = 60.0  # seconds
 
 
@@ -88,13 +86,12 @@ def _params(rng: np.random.Generator, D: int, H: int, C: int, scale: float) -> d
 
 
 def _public_probes() -> list[ProbeSpec]:
-    toy = [ProbeSpec(f"toy-{part}", "toy", {"part": part}, public=True) for part in ("scores", "loss", "train")]
+    toy = [ProbeSpec(f"toy-{part}", "toy", {"part": part}) for part in ("scores", "loss", "train")]
     uniform = ProbeSpec(
         "softmax-public",
         "function",
         {"function": "softmax_loss", "numgrad": True},
         {"x": np.zeros((4, 6)), "y": np.array([0, 5, 2, 2])},
-        public=True,
     )
     return [*toy, uniform]
 

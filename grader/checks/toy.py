@@ -31,7 +31,6 @@ CORRECT_SCORES = np.array(
 )
 CORRECT_LOSS = 1.8973332763705641
 SEED_FINAL_TRAINING_LOSS = 0.02950555626206818
-PARAM_NAMES = netmath.PARAM_NAMES
 HIDDEN_CASES = (1, 2, 3)
 
 
@@ -67,28 +66,37 @@ def _compare(label: str, observed: np.ndarray | None, expected: np.ndarray, tol:
     return Item(label, ok, expected=expected, observed=observed, note=f"relative error {error:.2e}", hidden=True)
 
 
-def _hidden_items(spec: CheckSpec, evidence: Evidence, context: Context, probes: list[tuple[str, str]]) -> CheckResult:
-    """Compare output `key` of each (probe, key) with the reference's (skipped without one)."""
-    if context.reference is None:
-        return hidden_skipped(spec)
+def _comparisons(evidence: Evidence, reference: Evidence, pairs: list[tuple[str, str]], tol: float) -> list[Item]:
+    """One hidden item per (probe, output key): the student's output against the reference's."""
     items: list[Item] = []
-    for name, key in probes:
-        probe, ref = evidence.probe(name), context.reference.probe(name)
+    for name, key in pairs:
+        probe, ref = evidence.probe(name), reference.probe(name)
         if not ref.ok:
             raise RuntimeError(f"the reference solution failed probe {name}: {ref.summary()}")
         label = f"{name}: {key}"
         if not probe.ok:
             items.append(Item(label, False, note=probe.summary(), hidden=True))
         else:
-            items.append(_compare(label, probe.arrays.get(key), ref.arrays[key], spec.tolerance))
-    passed = sum(i.ok for i in items)
+            items.append(_compare(label, probe.arrays.get(key), ref.arrays[key], tol))
+    return items
+
+
+def _agreement(spec: CheckSpec, items: list[Item]) -> CheckResult:
+    """The hidden check's result: the share of items that agree, and the first that does not."""
     wrong = [i for i in items if not i.ok]
-    message = f"{passed}/{len(items)} agree with the reference"
+    message = f"{len(items) - len(wrong)}/{len(items)} agree with the reference"
     if wrong:
         # The label only: a hidden item's note (its relative error, say) would let a
         # student work the reference's value out from their own.
         message += f"; first difference: {wrong[0].label}" + _why(wrong[0])
     return outcome(spec, items, message)
+
+
+def _hidden_items(spec: CheckSpec, evidence: Evidence, context: Context, pairs: list[tuple[str, str]]) -> CheckResult:
+    """Compare output `key` of each (probe, key) with the reference's (skipped without one)."""
+    if context.reference is None:
+        return hidden_skipped(spec)
+    return _agreement(spec, _comparisons(evidence, context.reference, pairs, spec.tolerance))
 
 
 def check_scores(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:
@@ -147,7 +155,7 @@ def check_gradients(spec: CheckSpec, evidence: Evidence, context: Context) -> Ch
     if not probe.ok:
         return probe_failure(spec, "toy-loss", probe)
     items = []
-    for name in PARAM_NAMES:
+    for name in netmath.PARAM_NAMES:
         analytic, numeric = probe.arrays[f"grads.{name}"], probe.arrays[f"numgrads.{name}"]
         if analytic.shape != numeric.shape:
             items.append(Item(name, False, note=_shape_note(analytic, numeric.shape)))
@@ -164,7 +172,7 @@ def check_gradients(spec: CheckSpec, evidence: Evidence, context: Context) -> Ch
 
 def check_gradients_hidden(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:
     """Analytic gradients on other data and reg values, against the reference's."""
-    pairs = [(f"hidden-loss-{i}", f"grads.{name}") for i in HIDDEN_CASES for name in PARAM_NAMES]
+    pairs = [(f"hidden-loss-{i}", f"grads.{name}") for i in HIDDEN_CASES for name in netmath.PARAM_NAMES]
     return _hidden_items(spec, evidence, context, pairs)
 
 
@@ -196,7 +204,7 @@ def check_train(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckR
 
 
 def _trained_loss(probe: ProbeOutcome, X: np.ndarray, y: np.ndarray) -> float:
-    params = {name: probe.arrays.get(f"params.{name}") for name in PARAM_NAMES}
+    params = {name: probe.arrays.get(f"params.{name}") for name in netmath.PARAM_NAMES}
     shapes_ok = all(p is not None and np.all(np.isfinite(p)) for p in params.values())
     try:
         return netmath.data_loss(params, X, y) if shapes_ok else float("inf")
@@ -209,13 +217,8 @@ def check_train_hidden(spec: CheckSpec, evidence: Evidence, context: Context) ->
     lengths, and learning on separable clusters (at least near the reference)."""
     if context.reference is None:
         return hidden_skipped(spec)
-    exact = _hidden_items(
-        spec,
-        evidence,
-        context,
-        [("hidden-train-exact", f"params.{n}") for n in PARAM_NAMES] + [("hidden-train-exact", "stats.loss_history")],
-    )
-    items = [Item(**row) for row in exact.details]
+    keys = [f"params.{n}" for n in netmath.PARAM_NAMES] + ["stats.loss_history"]
+    items = _comparisons(evidence, context.reference, [("hidden-train-exact", k) for k in keys], spec.tolerance)
     probe, ref = evidence.probe("hidden-train-learn"), context.reference.probe("hidden-train-learn")
     if not probe.ok:
         items.append(Item("hidden-train-learn", False, note=probe.summary(), hidden=True))
@@ -239,12 +242,7 @@ def check_train_hidden(spec: CheckSpec, evidence: Evidence, context: Context) ->
                 hidden=True,
             )
         )
-    passed = sum(i.ok for i in items)
-    wrong = [i for i in items if not i.ok]
-    message = f"{passed}/{len(items)} agree with the reference"
-    if wrong:
-        message += f"; first difference: {wrong[0].label}" + _why(wrong[0])
-    return outcome(spec, items, message)
+    return _agreement(spec, items)
 
 
 CHECKS = {
