@@ -12,6 +12,7 @@ process); one that breaks the harness still gets a result that says so.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import json
 import os
@@ -95,9 +96,11 @@ class Course:
             **options,
         )
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
-        """Changes whenever anything that decides a grade changes (except the submission)."""
+        """Changes whenever anything that decides a grade changes (except the submission).
+
+        Computed once per course: every student's fingerprint starts from it."""
         digest = hashlib.sha256()
         for folder in (self.solution, self.starter, _GRADER_SOURCE):
             for path in sorted(folder.rglob("*.*")) if folder else []:
