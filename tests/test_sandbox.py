@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -73,11 +73,32 @@ def work(tmp_path: Path) -> Path:
 # --- what the command sees -------------------------------------------------------------------
 
 
+def python_ancestors() -> dict[str, set[str]]:
+    """Each folder above the interpreter's prefixes (outside the system dirs) -> its one child on the way down.
+
+    The sandbox mounts a virtualenv that lives outside /usr at its own path (a fresh clone's
+    .venv, wherever CI cloned it), so those folders exist inside, holding nothing else.
+    """
+    way: dict[str, set[str]] = {}
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
+        for spelled in {os.path.abspath(prefix), os.path.realpath(prefix)}:
+            path = PurePosixPath(spelled)
+            if path.parts[1] in {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"}:
+                continue
+            for parent, child in zip(path.parents, (path, *path.parents[:-1]), strict=True):
+                way.setdefault(str(parent), set()).add(child.name)
+    return way
+
+
 @needs_bwrap
 def test_sees_only_the_system_python_workdir_and_tmp(work: Path, tmp_path: Path) -> None:
     out = tmp_path / "grader-output"
     out.mkdir()
     (out / "results.json").write_text("{}")
+    project = Path(__file__).resolve().parents[1]
+    way_to_python = python_ancestors()
+    secret = ["/work", "/root/.ssh", "/home", "/etc/shadow", "/var", out, work]
+    secret += [project / "solutions", project / "grader"]  # the clone whose .venv runs the tests
     code = f"""
 import json, os, subprocess, sys
 def writable(path):
@@ -89,8 +110,8 @@ def writable(path):
 open("made-inside.txt", "w").write("hi")
 print(json.dumps(dict(
     cwd=os.getcwd(), home=os.environ["HOME"], root=sorted(os.listdir("/")),
-    hidden={{p: os.path.exists(p) for p in
-            ["/work", "/root/.ssh", "/home", "/etc/shadow", "/var", {str(out)!r}, {str(work)!r}]}},
+    hidden={{p: os.path.exists(p) for p in {[str(p) for p in secret if str(p) not in way_to_python]!r}}},
+    way_to_python={{p: sorted(os.listdir(p)) for p in {sorted(way_to_python)!r}}},
     etc=sorted(os.listdir("/etc")), passwd=open("/etc/passwd").read(),
     usr_writable=writable("/usr/x"), tmp_writable=writable("/tmp/x"),
     home_writable=writable(os.environ["HOME"] + "/x"), tmp=sorted(os.listdir("/tmp")),
@@ -101,15 +122,18 @@ print(json.dumps(dict(
     result, seen = probe(code, work)
     assert result.isolated and "isolated by bubblewrap" in result.note
     assert seen["cwd"] == "/workspace" and seen["home"] == "/tmp/home"
-    assert not any(seen["hidden"].values()), seen["hidden"]
-    assert set(seen["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc",
-                                 "root", "proc", "dev", "tmp", "workspace"}  # fmt: skip
+    assert len(seen["hidden"]) >= 6 and not any(seen["hidden"].values()), seen["hidden"]
+    system = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "root", "proc", "dev", "tmp", "workspace"}
+    assert set(seen["root"]) <= system | way_to_python.get("/", set())
+    # Above a virtualenv outside /usr, each folder holds only the way down to it (/tmp: and /tmp's own).
+    for folder, children in seen["way_to_python"].items():
+        expected = way_to_python[folder] | ({"home", "x"} if folder == "/tmp" else set())
+        if folder != "/":
+            assert set(children) == expected, (folder, children)
     assert "shadow" not in seen["etc"] and "passwd" in seen["etc"]
     assert "student:x:" in seen["passwd"] and "nobody" not in seen["passwd"]
     assert not seen["usr_writable"] and seen["tmp_writable"] and seen["home_writable"]
-    # A virtualenv under /tmp (a fresh clone's .venv) is mounted at its path: only that shows.
-    python_dirs = {Path(p).parts[2] for p in {sys.prefix, sys.base_prefix} if Path(p).parts[1:2] == ("tmp",)}
-    assert set(seen["tmp"]) - python_dirs == {"home", "x"}
+    assert set(seen["tmp"]) - way_to_python.get("/tmp", set()) == {"home", "x"}
     assert seen["python_works"]
     assert "null" in seen["dev"] and not any(d.startswith(("sd", "nvme", "vd")) for d in seen["dev"])
     made = work / "made-inside.txt"
