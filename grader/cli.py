@@ -140,7 +140,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(_summary(batch.results, descriptions))
     print(
         f"\ngraded {len(batch.results)} example submissions in {batch.seconds:.0f} s; "
-        f"results in {args.out}/<student>/results.json, gradebook in {args.out / 'gradebook.csv'}"
+        f"results in {args.out}/<student>/results.json, gradebook in {args.out / 'gradebook.csv'}; "
+        f"open {args.out / 'index.html'} for the class summary and the reports"
     )
     return 0 if batch.complete else 1
 
@@ -197,7 +198,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     manual = read_manual_scores(args.manual_scores) if args.manual_scores else []
     stats = rerender(args.out, student_view=args.student_view, manual_scores=manual)
     kind = "student-facing reports (student-report.html)" if args.student_view else "reports"
-    print(f"rendered {stats.reports} {kind} and {args.out / 'index.html'} in {stats.seconds:.1f} s")
+    print(f"rendered {stats.reports} {kind} and the class files (index.html, questions.html) in {stats.seconds:.1f} s")
     return 0
 
 

@@ -4,7 +4,9 @@
 per check (its points), then how the run went. The manual-scores file is a CSV
 with the columns `student,check,score` and optionally `comment`; its scores replace
 the `pending` results of manual checks (the free-text questions) and the totals
-follow, without regrading anything.
+follow, without regrading anything. `questions.csv` is that file ready to fill in:
+a row per student and question with the answer beside an empty score (rows left
+empty stay pending; other columns are ignored when it is read back).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from .errors import ConfigError
 from .fsutil import atomic_write_text
 from .results import SubmissionResult
 
-__all__ = ["ManualScore", "apply_manual_scores", "read_manual_scores", "write_gradebook"]
+__all__ = ["ManualScore", "apply_manual_scores", "read_manual_scores", "write_gradebook", "write_question_sheet"]
+
+_SCORED_BY_TA = "scored by a TA"  # how a merged manual score's message begins
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,8 @@ class ManualScore:
 
 
 def read_manual_scores(path: Path) -> list[ManualScore]:
-    """Read the manual-scores CSV; a ConfigError names the file and the line."""
+    """Read the manual-scores CSV (rows with an empty score are skipped); a ConfigError
+    names the file and the line."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -46,7 +51,7 @@ def read_manual_scores(path: Path) -> list[ManualScore]:
         )
     scores = []
     for line, row in enumerate(reader, start=2):
-        if not any((v or "").strip() for v in row.values()):
+        if not (row.get("score") or "").strip():  # not scored yet (a row of questions.csv): stays pending
             continue
         try:
             value = float(row["score"])
@@ -78,11 +83,17 @@ def apply_manual_scores(
                 f"{source}: {score.student} {score.check}: {score.score:g} is outside 0..{check.max_score:g}"
             )
         status = "passed" if score.score >= check.max_score else "partial" if score.score > 0 else "failed"
-        message = f"scored by a TA: {score.score:g}/{check.max_score:g}" + (
+        message = f"{_SCORED_BY_TA}: {score.score:g}/{check.max_score:g}" + (
             f"; {score.comment}" if score.comment else ""
         )
         updated[score.student] = result.with_checks([replace(check, score=score.score, status=status, message=message)])
     return [updated[r.student] for r in results]
+
+
+def _text(value: str) -> str:
+    """A free-text cell a spreadsheet will show, not run: text from a submission that starts
+    like a formula (`=HYPERLINK(...)`) gets a leading apostrophe."""
+    return "'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
 
 
 def _points(value: float) -> str:
@@ -106,14 +117,29 @@ def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
         writer.writerow(
             [
                 r.student,
-                r.names.get("name", ""),
-                r.names.get("email", ""),
+                _text(r.names.get("name", "")),
+                _text(r.names.get("email", "")),
                 _points(r.score),
                 _points(r.max_score),
                 *cells,
                 accuracy,
                 "yes" if r.sandboxed else "NO",
-                " | ".join(r.problems),
+                _text(" | ".join(r.problems)),
             ]
         )
+    atomic_write_text(path, out.getvalue())
+
+
+def write_question_sheet(results: Sequence[SubmissionResult], path: Path) -> None:
+    """Write `questions.csv` atomically: per student and manual check, the answer and an
+    empty score to fill in (a TA copies it, fills the scores, passes it as manual scores)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["student", "check", "score", "comment", "max_points", "status", "answer"])
+    for r in results:
+        for check in (c for c in r.checks if c.manual):
+            status = check.status if check.answer else "no answer found"
+            if check.message.startswith(_SCORED_BY_TA):
+                status = check.message
+            writer.writerow([r.student, check.id, "", "", _points(check.max_score), status, _text(check.answer)])
     atomic_write_text(path, out.getvalue())

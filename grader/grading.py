@@ -27,17 +27,18 @@ from typing import Literal
 from nbformat import NotebookNode
 
 from .checks import Context, Evidence, run_checks, validate_rubric
+from .checks.answers import answer_text
 from .checks.base import CellRecord
 from .checks.cifar import validation_accuracy
 from .datasets.cifar import PreparedSplit, batches_dir, prepare_split
 from .errors import ConfigError, GraderError
 from .execute import RunInfo, load_submitted, read_evidence, run_submission
 from .fsutil import atomic_write_text
-from .gradebook import ManualScore, apply_manual_scores, write_gradebook
+from .gradebook import ManualScore, apply_manual_scores
 from .intake import Submission, discover
 from .notebooks import read_notebook
 from .probes import ProbeSpec, plan_probes
-from .report import REFERENCE_FOLDER, RUBRIC_COPY, save_artifacts, write_report, write_summary
+from .report import MODEL_ANSWERS, REFERENCE_FOLDER, RUBRIC_COPY, save_artifacts, write_class_files, write_report
 from .results import CheckResult, SubmissionResult, read_result, write_result
 from .rubric import Rubric, load_rubric
 
@@ -175,6 +176,9 @@ def reference_evidence(course: Course, out: Path, log: Callable[[str], None] = p
                 f"{course.solution}: the reference solution failed: {'; '.join(failed + list(info.problems))}"
             )
         save_artifacts(evidence, folder, course.starter)
+        starter = read_notebook(course.starter / course.rubric.notebook)
+        answers = {s.id: answer_text(notebook, starter, s.id) for s in course.rubric.checks if s.manual}
+        atomic_write_text(folder / MODEL_ANSWERS, json.dumps(answers, indent=1) + "\n")
         if course.rubric.source is not None:  # `grader report` re-renders with the rubric graded with
             atomic_write_text(folder / RUBRIC_COPY, course.rubric.source.read_text(encoding="utf-8"))
         atomic_write_text(stamp, course.fingerprint)
@@ -391,6 +395,5 @@ def grade_batch(
         for result in ordered:
             write_result(result, out / result.student / "results.json")
             write_report(result, out, course.rubric)
-    write_gradebook(ordered, out / "gradebook.csv")
-    write_summary(ordered, out, course.rubric, sorted(failed))
+    write_class_files(ordered, out, course.rubric, sorted(failed))
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)

@@ -77,6 +77,11 @@ class CheckResult:
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
 
+    @property
+    def answer(self) -> str:
+        """The free-text answer a manual check extracted for the TA ('' if none)."""
+        return next((str(d.get("observed") or "") for d in self.details if d.get("label") == "answer"), "")
+
     def to_gradescope(self, number: str) -> dict[str, Any]:
         """This check as one entry of Gradescope's `tests` list."""
         return {

@@ -8,6 +8,9 @@ disk. A wheel built from the checkout renders reports with its own templates.
 
 from __future__ import annotations
 
+import csv
+import html
+import json
 import os
 import re
 import shutil
@@ -64,6 +67,7 @@ def golden_out(tmp_path_factory) -> Path:
         ("forgot-half/student-report.html", "forgot-half.student-report.html"),
         ("hardcoded-seed/report.html", "hardcoded-seed.report.html"),
         ("index.html", "index.html"),
+        ("questions.html", "questions.html"),
     ],
 )
 def test_reports_match_their_golden_files(golden_out, rendered, golden):
@@ -95,10 +99,11 @@ def test_student_content_is_escaped(tmp_path):
     shutil.copy(ROOT / "solutions" / "rubric.toml", out / ".reference" / "rubric.toml")
     results = out / "forgot-half" / "results.json"
     text = results.read_text().replace("awaiting manual grading", "<script>alert(1)</script>")
-    results.write_text(text)
+    results.write_text(text.replace("**Answers:**", "<script>alert(2)</script>"))
     rerender(out)
-    html = (out / "forgot-half" / "report.html").read_text()
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    for page, script in [("forgot-half/report.html", "alert(1)"), ("questions.html", "alert(2)")]:
+        html = (out / page).read_text()
+        assert f"<script>{script}</script>" not in html and f"&lt;script&gt;{script}&lt;/script&gt;" in html
 
 
 def _texts(value) -> set[str]:
@@ -158,12 +163,88 @@ def test_rerendering_writes_every_report_and_merges_manual_scores(demo, tmp_path
     assert 'href="reference/report.html"' in (out / "index.html").read_text()
 
 
+def _read_sheet(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_ta_reads_the_answers_by_question_and_merges_the_filled_in_sheet(demo, tmp_path):
+    from grader.gradebook import read_manual_scores
+
+    _, graded = demo
+    out = tmp_path / "out"
+    shutil.copytree(graded, out, ignore=shutil.ignore_patterns(".examples", "*.html"))
+    rerender(out)
+    results = {p.parent.name: read_result(p) for p in out.glob("*/results.json")}
+    questions = [c.id for c in results["reference"].checks if c.manual]
+    assert len(questions) == 4
+    # The page: each question with the reference's answer, then every student's, linked to the report.
+    page = (out / "questions.html").read_text()
+    assert 'href="questions.html"' in (out / "index.html").read_text()
+    model = json.loads((out / ".reference" / "answers.json").read_text())
+    for question in questions:
+        assert len(model[question]) > 100 and html.escape(model[question], quote=False) in page
+        section = page.split(f'id="{question}"')[1].split("<h2")[0]
+        assert section.count('href="') == 7 and "No answer found" in section  # the starter has none
+        for student in ("forgot-half", "seed-answers"):
+            answer = results[student].check(question).answer
+            assert answer and html.escape(answer, quote=False) in section
+    # The sheet: a row per student and question, answers beside empty scores.
+    sheet = out / "questions.csv"
+    rows = _read_sheet(sheet)
+    assert len(rows) == 7 * 4 and all(r["score"] == "" for r in rows)
+    assert {r["status"] for r in rows if r["student"] == "starter"} == {"no answer found"}
+    assert read_manual_scores(sheet) == []  # nothing scored yet: everything stays pending
+    # A TA fills in two scores in a copy; the empty rows stay pending, the totals follow.
+    for row in rows:
+        if row["student"] == "seed-answers" and row["check"] in ("questions.tuning", "questions.test"):
+            row["score"], row["comment"] = ("4", "vague on decay") if row["check"] == "questions.tuning" else ("5", "")
+    filled = tmp_path / "scores.csv"
+    with filled.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    before = results["seed-answers"]
+    rerender(out, manual_scores=read_manual_scores(filled))
+    after = read_result(out / "seed-answers" / "results.json")
+    assert after.score == before.score + 9 and after.pending_points == before.pending_points - 10
+    assert after.check("questions.tuning").message == "scored by a TA: 4/5; vague on decay"
+    assert after.check("questions.weights").status == "pending"
+    rescored = {(r["student"], r["check"]): r["status"] for r in _read_sheet(sheet)}
+    assert rescored["seed-answers", "questions.test"] == "scored by a TA: 5/5"
+    assert rescored["seed-answers", "questions.weights"] == "pending"
+
+
+def test_a_formula_in_an_answer_is_not_run_by_a_spreadsheet(tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(GOLDEN / "out", out)
+    (out / ".reference").mkdir()
+    shutil.copy(ROOT / "solutions" / "rubric.toml", out / ".reference" / "rubric.toml")
+    results = out / "forgot-half" / "results.json"
+    formula = '=HYPERLINK(\\"http://evil.example\\", \\"click\\")'
+    results.write_text(results.read_text().replace("**Answers:**", formula, 1))
+    rerender(out)
+    answers = [r["answer"] for r in _read_sheet(out / "questions.csv") if r["student"] == "forgot-half"]
+    assert any(a.startswith("'=HYPERLINK(") for a in answers)
+    assert not any(a.startswith(("=", "+", "-", "@")) for a in answers)
+
+
+def test_a_bad_score_in_the_sheet_names_the_file_and_line(tmp_path):
+    from grader.errors import ConfigError
+    from grader.gradebook import read_manual_scores
+
+    sheet = tmp_path / "scores.csv"
+    sheet.write_text("student,check,score,comment\nalice,questions.test,,\nbob,questions.test,five,\n")
+    with pytest.raises(ConfigError, match=r"scores.csv, line 3: score 'five' is not a number"):
+        read_manual_scores(sheet)
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
     from playwright.sync_api import sync_playwright
 
     _, out = demo
-    pages = ["index.html", "reference/report.html", "starter/report.html", "seed-answers/report.html"]
+    pages = ["index.html", "reference/report.html", "starter/report.html", "seed-answers/report.html", "questions.html"]
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run"]  # fmt: skip
     with sync_playwright() as playwright:
@@ -180,7 +261,7 @@ def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
                 page.goto((out / name).as_uri())
                 page.wait_for_load_state("load")
                 images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
-                assert images and all(images), (name, images)
+                assert all(images) and (images or name == "questions.html"), (name, images)  # it has none
                 assert problems == [], (name, problems)
                 shot = tmp_path / (name.replace("/", "-") + ".png")
                 page.screenshot(path=str(shot), full_page=True)
@@ -215,8 +296,8 @@ def test_an_installed_wheel_finds_its_templates_and_ships_no_solution(golden_out
                    check=True)  # fmt: skip
     out = tmp_path / "out"
     shutil.copytree(golden_out, out)
-    for html in out.rglob("*.html"):
-        html.unlink()
+    for page in out.rglob("*.html"):
+        page.unlink()
     run = subprocess.run(
         [sys.executable, "-c",
          "import grader, sys; from grader.project import templates_dir, starter_dir; "

@@ -1,8 +1,10 @@
 """Reports: the HTML a student or an instructor reads, written from stored results.
 
 `write_report` renders one student's page (`OUT/<student>/report.html`, or
-`student-report.html` for the student view), `write_summary` the class page
-(`OUT/index.html`), and `rerender` does both for a whole graded folder without
+`student-report.html` for the student view); `write_class_files` the class's files:
+the summary page (`OUT/index.html`), the gradebook, and for the TA the free-text
+answers question by question (`OUT/questions.html`) with their score sheet
+(`OUT/questions.csv`). `rerender` does all of it for a graded folder without
 regrading (after a template change or new manual scores). Grading calls the same
 functions, so a fresh batch and a re-render look the same.
 """
@@ -17,16 +19,17 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..fsutil import atomic_write_text
-from ..gradebook import ManualScore, apply_manual_scores, write_gradebook
+from ..gradebook import ManualScore, apply_manual_scores, write_gradebook, write_question_sheet
 from ..results import SubmissionResult, read_result, write_result
 from ..rubric import Rubric, load_rubric
 from .artifacts import load_artifacts, save_artifacts
-from .render import ClassRow, render_class_summary, render_student_report, report_path
+from .render import ClassRow, render_class_summary, render_questions, render_student_report, report_path
 
-__all__ = ["RenderStats", "rerender", "save_artifacts", "write_report", "write_summary"]
+__all__ = ["RenderStats", "rerender", "save_artifacts", "write_class_files", "write_report"]
 
 REFERENCE_FOLDER = ".reference"
 RUBRIC_COPY = "rubric.toml"  # in OUT/.reference: the rubric the batch was graded with
+MODEL_ANSWERS = "answers.json"  # in OUT/.reference: the reference's free-text answers, for the TA
 
 
 def write_report(result: SubmissionResult, out: Path, rubric: Rubric, *, student_view: bool = False) -> Path:
@@ -56,12 +59,19 @@ def _flags(result: SubmissionResult) -> tuple[str, ...]:
     return tuple(flags)
 
 
-def write_summary(results: Sequence[SubmissionResult], out: Path, rubric: Rubric, failed: Sequence[str] = ()) -> Path:
-    """Render `OUT/index.html`, the class summary, linking every student's report."""
+def write_class_files(
+    results: Sequence[SubmissionResult], out: Path, rubric: Rubric, failed: Sequence[str] = ()
+) -> None:
+    """Write `gradebook.csv`, `index.html` (the class summary, linking every student's
+    report), and for the TA `questions.html` and `questions.csv`."""
     rows = [ClassRow(r, f"{r.student}/report.html", _flags(r)) for r in results]
+    write_gradebook(results, out / "gradebook.csv")
+    write_question_sheet(results, out / "questions.csv")
+    model_answers = out / REFERENCE_FOLDER / MODEL_ANSWERS
+    answers = json.loads(model_answers.read_text(encoding="utf-8")) if model_answers.is_file() else {}
+    atomic_write_text(out / "questions.html", render_questions(rows, title=rubric.title, model_answers=answers))
     html = render_class_summary(rows, rule=rubric.accuracy, title=rubric.title, failed=failed)
     atomic_write_text(out / "index.html", html)
-    return out / "index.html"
 
 
 @dataclass(frozen=True)
@@ -73,10 +83,10 @@ class RenderStats:
 
 
 def rerender(out: Path, *, student_view: bool = False, manual_scores: Sequence[ManualScore] = ()) -> RenderStats:
-    """Re-render every report and the summary of a graded folder from its stored results.
+    """Re-render every report and the class files of a graded folder from its stored results.
 
-    Manual scores, if given, are merged into the stored results and the gradebook
-    first. A ConfigError says when `out` is not a graded folder.
+    Manual scores, if given, are merged into the stored results first. A ConfigError
+    says when `out` is not a graded folder.
     """
     rubric_path = out / REFERENCE_FOLDER / RUBRIC_COPY
     if not rubric_path.is_file():
@@ -88,8 +98,7 @@ def rerender(out: Path, *, student_view: bool = False, manual_scores: Sequence[M
         results = apply_manual_scores(results, manual_scores)
         for result in results:
             write_result(result, out / result.student / "results.json")
-        write_gradebook(results, out / "gradebook.csv")
     for result in results:
         write_report(result, out, rubric, student_view=student_view)
-    write_summary(results, out, rubric, [r.student for r in results if r.harness_failed])
+    write_class_files(results, out, rubric, [r.student for r in results if r.harness_failed])
     return RenderStats(len(results), time.monotonic() - started)

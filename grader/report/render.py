@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from ..project import templates_dir
 from ..results import CheckResult, SubmissionResult
 from ..rubric import AccuracyRule
 
-__all__ = ["ClassRow", "render_class_summary", "render_student_report"]
+__all__ = ["ClassRow", "render_class_summary", "render_questions", "render_student_report"]
 
 # A check's family, for the report's sections and the summary's groups.
 FAMILIES = {
@@ -86,6 +86,22 @@ class ClassRow:
     result: SubmissionResult
     report: str  # the report's path, relative to the summary
     flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    """One free-text question on the TA's page: the reference's answer, then every student's."""
+
+    id: str
+    name: str
+    max_score: float
+    model_answer: str
+    answers: tuple[tuple[ClassRow, CheckResult], ...]
+
+    @property
+    def pending(self) -> int:
+        """How many answers still wait for a score."""
+        return sum(check.status == "pending" for _, check in self.answers)
 
 
 def _number(value: float) -> str:
@@ -261,6 +277,22 @@ def render_class_summary(
             failed=failed,
             rendered_at=_now(),
         )
+    )
+
+
+def render_questions(rows: Sequence[ClassRow], *, title: str, model_answers: Mapping[str, str]) -> str:
+    """The TA's page: question by question, every student's free-text answer."""
+    questions: dict[str, QuestionView] = {}
+    for row in rows:
+        for check in (c for c in row.result.checks if c.manual):
+            view = questions.setdefault(
+                check.id, QuestionView(check.id, check.name, check.max_score, model_answers.get(check.id, ""), ())
+            )
+            questions[check.id] = replace(view, answers=(*view.answers, (row, check)))
+    return (
+        _environment()
+        .get_template("questions.html.j2")
+        .render(title=title, questions=list(questions.values()), rendered_at=_now())
     )
 
 
