@@ -95,7 +95,10 @@ def _summary(results: Sequence[SubmissionResult], descriptions: dict[str, str] |
         for problem in [*r.problems, *flagged]:
             lines.append(f"  ! {problem}")
     if any(r.pending_points for r in results):
-        lines.append("* manual checks (the free-text questions) wait for a TA: grader grade ... --manual-scores FILE")
+        lines.append(
+            "* manual checks (the free-text questions) wait for a TA: score a copy of OUT/questions.csv, "
+            "then grader report OUT --manual-scores FILE"
+        )
     return "\n".join(lines)
 
 
