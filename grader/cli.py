@@ -124,6 +124,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         jobs=args.jobs or default_jobs(),
         force=args.force,
         manual_scores=manual,
+        manual_source=args.manual_scores or "",
         progress=_progress,
     )
     print(_summary(batch.results))
@@ -199,7 +200,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report import rerender
 
     manual = read_manual_scores(args.manual_scores) if args.manual_scores else []
-    stats = rerender(args.out, student_view=args.student_view, manual_scores=manual)
+    stats = rerender(
+        args.out, student_view=args.student_view, manual_scores=manual, manual_source=args.manual_scores or ""
+    )
     kind = "student-facing reports (student-report.html)" if args.student_view else "reports"
     print(f"rendered {stats.reports} {kind} and the class files (index.html, questions.html) in {stats.seconds:.1f} s")
     return 0

@@ -7,21 +7,34 @@ the `pending` results of manual checks (the free-text questions) and the totals
 follow, without regrading anything. `questions.csv` is that file ready to fill in:
 a row per student and question with the answer beside an empty score (rows left
 empty stay pending; other columns are ignored when it is read back).
+
+Every score merged is also recorded in `OUT/manual-scores.csv`, and every run applies
+that record again: a TA's work survives regrading (`--force`, a resubmission).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import ConfigError
 from .fsutil import atomic_write_text
-from .results import SubmissionResult
+from .results import SubmissionResult, write_result
 
-__all__ = ["ManualScore", "apply_manual_scores", "read_manual_scores", "write_gradebook", "write_question_sheet"]
+__all__ = [
+    "LEDGER",
+    "ManualScore",
+    "apply_manual_scores",
+    "merge_manual_scores",
+    "read_manual_scores",
+    "write_gradebook",
+    "write_question_sheet",
+]
+
+LEDGER = "manual-scores.csv"  # in OUT: every TA score merged so far
 
 _SCORED_BY_TA = "scored by a TA"  # how a merged manual score's message begins
 
@@ -90,6 +103,42 @@ def apply_manual_scores(
     return [updated[r.student] for r in results]
 
 
+def merge_manual_scores(
+    results: Sequence[SubmissionResult], out: Path, new: Sequence[ManualScore] = (), source: Path | str = ""
+) -> list[SubmissionResult]:
+    """`results` with every score of `OUT/manual-scores.csv` merged in, after `new` (read
+    from `source`) is checked against them (ConfigError) and recorded there. The results
+    that change are written back to their `results.json`. Recorded scores of students not
+    among `results` (graded in another batch) are kept, not applied."""
+    apply_manual_scores(results, new, source or "manual scores")  # only to check them
+    ledger_path = out / LEDGER
+    ledger = {(s.student, s.check): s for s in (read_manual_scores(ledger_path) if ledger_path.is_file() else ())}
+    if new:
+        ledger.update({(s.student, s.check): s for s in new})
+        _write_scores(list(ledger.values()), ledger_path)
+    graded = {r.student for r in results}
+    merged = apply_manual_scores(results, [s for s in ledger.values() if s.student in graded], ledger_path)
+    for before, after in zip(results, merged, strict=True):
+        if after != before:
+            write_result(after, out / after.student / "results.json")
+    return merged
+
+
+def _write_scores(scores: Sequence[ManualScore], path: Path) -> None:
+    ordered = sorted(scores, key=lambda s: (s.student, s.check))
+    rows = [[s.student, s.check, repr(s.score), s.comment] for s in ordered]  # the comment: a TA's own words
+    _write_csv(path, ["student", "check", "score", "comment"], rows)
+
+
+def _write_csv(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
+    """Write a CSV file atomically."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, out.getvalue())
+
+
 def _text(value: str) -> str:
     """A free-text cell a spreadsheet will show, not run: text from a submission that starts
     like a formula (`=HYPERLINK(...)`) gets a leading apostrophe."""
@@ -106,15 +155,12 @@ def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
     check_ids: list[str] = []
     for result in results:
         check_ids += [c.id for c in result.checks if c.id not in check_ids]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["student", "name", "email", "total", "max", *check_ids, "validation_accuracy", "sandboxed", "problems"]
-    )
+    header = ["student", "name", "email", "total", "max", *check_ids, "validation_accuracy", "sandboxed", "problems"]
+    rows = []
     for r in results:
         cells = [_points(check.score) if (check := r.check(i)) else "" for i in check_ids]
         accuracy = "" if r.validation_accuracy is None else f"{r.validation_accuracy:.4f}"
-        writer.writerow(
+        rows.append(
             [
                 r.student,
                 _text(r.names.get("name", "")),
@@ -127,19 +173,17 @@ def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
                 _text(" | ".join(r.problems)),
             ]
         )
-    atomic_write_text(path, out.getvalue())
+    _write_csv(path, header, rows)
 
 
 def write_question_sheet(results: Sequence[SubmissionResult], path: Path) -> None:
     """Write `questions.csv` atomically: per student and manual check, the answer and an
     empty score to fill in (a TA copies it, fills the scores, passes it as manual scores)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "check", "score", "comment", "max_points", "status", "answer"])
+    rows = []
     for r in results:
         for check in (c for c in r.checks if c.manual):
             status = check.status if check.answer else "no answer found"
             if check.message.startswith(_SCORED_BY_TA):
                 status = check.message
-            writer.writerow([r.student, check.id, "", "", _points(check.max_score), status, _text(check.answer)])
-    atomic_write_text(path, out.getvalue())
+            rows.append([r.student, check.id, "", "", _points(check.max_score), status, _text(check.answer)])
+    _write_csv(path, ["student", "check", "score", "comment", "max_points", "status", "answer"], rows)

@@ -34,7 +34,7 @@ from .datasets.cifar import PreparedSplit, batches_dir, prepare_split
 from .errors import ConfigError, GraderError
 from .execute import RunInfo, load_submitted, read_evidence, run_submission
 from .fsutil import atomic_write_text
-from .gradebook import ManualScore, apply_manual_scores
+from .gradebook import ManualScore, merge_manual_scores
 from .intake import Submission, discover
 from .notebooks import read_notebook
 from .probes import ProbeSpec, plan_probes
@@ -336,16 +336,21 @@ def grade_batch(
     jobs: int = 1,
     force: bool = False,
     manual_scores: Sequence[ManualScore] = (),
+    manual_source: Path | str = "",
     progress: Callable[[int, int, SubmissionResult, bool], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> BatchResult:
     """Grade every submission under `paths` into `out`, `jobs` at a time; write the gradebook.
 
-    Unchanged submissions keep their stored results unless `force`. `progress` is
-    called after each submission with (done, total, result, reused).
+    Unchanged submissions keep their stored results unless `force`. The TA scores of
+    `manual_scores` (read from `manual_source`) and those recorded in `out` before are
+    merged in. `progress` is called after each submission with (done, total, result, reused).
     """
     started = time.monotonic()
     submissions = discover(paths)
+    unknown = sorted({m.student for m in manual_scores} - {s.student for s in submissions})
+    if unknown:  # before hours of grading, not after
+        raise ConfigError(f"{manual_source or 'manual scores'}: no submission of {', '.join(unknown)} to grade here")
     out.mkdir(parents=True, exist_ok=True)
     reference = reference_evidence(course, out, log)
     uids: queue.Queue[int | None] = queue.Queue()
@@ -389,11 +394,10 @@ def grade_batch(
                 reused.append(result.student)
             if progress:
                 progress(done, len(submissions), result, was_reused)
-    ordered = [results[s.student] for s in submissions]
-    if manual_scores:
-        ordered = apply_manual_scores(ordered, manual_scores)
-        for result in ordered:
-            write_result(result, out / result.student / "results.json")
-            write_report(result, out, course.rubric)
+    graded = [results[s.student] for s in submissions]
+    ordered = merge_manual_scores(graded, out, manual_scores, manual_source)
+    for before, after in zip(graded, ordered, strict=True):
+        if after != before:  # a TA's score, new or recorded before this regrade
+            write_report(after, out, course.rubric)
     write_class_files(ordered, out, course.rubric, sorted(failed))
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.errors import ConfigError
 from grader.examples import materialize_examples
-from grader.gradebook import ManualScore, apply_manual_scores
+from grader.gradebook import LEDGER, ManualScore, apply_manual_scores
 from grader.grading import grade_batch, open_course
+from grader.results import read_result
 from grader.sandbox import isolation_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,15 +209,27 @@ def test_a_missing_notebook_still_gets_its_module_graded(results):
     assert result.check("handcalc.forward").message == "no answer found in the notebook"
 
 
-def test_force_regrades_and_otherwise_results_are_kept(hostile):
+def test_force_regrades_keeping_the_tas_scores_and_otherwise_results_are_kept(hostile, results):
     _, out, course, folders = hostile
     good = [f for f in folders if f.name == "good"]
-    kept = grade_batch(good, out, course, jobs=1, log=lambda _: None)
+    ta = ManualScore("good", "questions.test", 3.0, "- too short on the gap")
+    kept = grade_batch(good, out, course, jobs=1, manual_scores=[ta], manual_source="ta.csv", log=lambda _: None)
     assert kept.reused == ("good",)
+    assert kept.results[0].score == results["good"].score + 3.0
+    assert read_result(out / "good" / "results.json") == kept.results[0]
+    assert "good,questions.test,3.0,- too short on the gap" in (out / LEDGER).read_text()
+    # A regrade starts from scratch, then the recorded TA score comes back.
     forced = grade_batch(good, out, course, jobs=1, force=True, log=lambda _: None)
     assert forced.reused == ()
     assert forced.results[0].score == kept.results[0].score
     assert forced.results[0].graded_at >= kept.results[0].graded_at
+    check = read_result(out / "good" / "results.json").check("questions.test")
+    assert (check.score, check.message) == (3.0, "scored by a TA: 3/5; - too short on the gap")
+    assert "scored by a TA: 3/5; - too short on the gap" in (out / "good" / "report.html").read_text()
+    # A score for a student who is not there is refused before anything is graded.
+    with pytest.raises(ConfigError, match=r"ta\.csv: no submission of nobody to grade here"):
+        unknown = [ManualScore("nobody", "questions.test", 1.0)]
+        grade_batch(good, out, course, manual_scores=unknown, manual_source="ta.csv", log=lambda _: None)
 
 
 def test_manual_scores_merge_into_the_totals(results):

@@ -210,6 +210,7 @@ def test_the_ta_reads_the_answers_by_question_and_merges_the_filled_in_sheet(dem
     assert after.score == before.score + 9 and after.pending_points == before.pending_points - 10
     assert after.check("questions.tuning").message == "scored by a TA: 4/5; vague on decay"
     assert after.check("questions.weights").status == "pending"
+    assert len(_read_sheet(out / "manual-scores.csv")) == 2  # recorded: a regrade will not lose them
     rescored = {(r["student"], r["check"]): r["status"] for r in _read_sheet(sheet)}
     assert rescored["seed-answers", "questions.test"] == "scored by a TA: 5/5"
     assert rescored["seed-answers", "questions.weights"] == "pending"

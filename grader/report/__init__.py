@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..fsutil import atomic_write_text
-from ..gradebook import ManualScore, apply_manual_scores, write_gradebook, write_question_sheet
-from ..results import SubmissionResult, read_result, write_result
+from ..gradebook import ManualScore, merge_manual_scores, write_gradebook, write_question_sheet
+from ..results import SubmissionResult, read_result
 from ..rubric import Rubric, load_rubric
 from .artifacts import load_artifacts, save_artifacts
 from .render import ClassRow, render_class_summary, render_questions, render_student_report, report_path
@@ -82,11 +82,17 @@ class RenderStats:
     seconds: float
 
 
-def rerender(out: Path, *, student_view: bool = False, manual_scores: Sequence[ManualScore] = ()) -> RenderStats:
+def rerender(
+    out: Path,
+    *,
+    student_view: bool = False,
+    manual_scores: Sequence[ManualScore] = (),
+    manual_source: Path | str = "",
+) -> RenderStats:
     """Re-render every report and the class files of a graded folder from its stored results.
 
-    Manual scores, if given, are merged into the stored results first. A ConfigError
-    says when `out` is not a graded folder.
+    Manual scores, if given (read from `manual_source`), are merged into the stored
+    results first. A ConfigError says when `out` is not a graded folder.
     """
     rubric_path = out / REFERENCE_FOLDER / RUBRIC_COPY
     if not rubric_path.is_file():
@@ -94,10 +100,7 @@ def rerender(out: Path, *, student_view: bool = False, manual_scores: Sequence[M
     rubric = load_rubric(rubric_path)
     started = time.monotonic()
     results = [read_result(path) for path in sorted(out.glob("*/results.json"))]
-    if manual_scores:
-        results = apply_manual_scores(results, manual_scores)
-        for result in results:
-            write_result(result, out / result.student / "results.json")
+    results = merge_manual_scores(results, out, manual_scores, manual_source)
     for result in results:
         write_report(result, out, rubric, student_view=student_view)
     write_class_files(results, out, rubric, [r.student for r in results if r.harness_failed])
