@@ -3,10 +3,11 @@
 `gradebook.csv` has one row per student: identity, total, maximum, then one column
 per check (its points), then how the run went. The manual-scores file is a CSV
 with the columns `student,check,score` and optionally `comment`; its scores replace
-the `pending` results of manual checks (the free-text questions) and the totals
-follow, without regrading anything. `questions.csv` is that file ready to fill in:
-a row per student and question with the answer beside an empty score (rows left
-empty stay pending; other columns are ignored when it is read back).
+the `pending` results of manual checks (the free-text questions) or override an
+automatic check (a regrade request), and the totals follow, without regrading
+anything. `questions.csv` is that file ready to fill in: a row per student and
+question with the answer beside an empty score (rows left empty stay pending; other
+columns are ignored when it is read back).
 
 Every score merged is also recorded in `OUT/manual-scores.csv`, and every run applies
 that record again: a TA's work survives regrading (`--force`, a resubmission).
@@ -79,18 +80,21 @@ def read_manual_scores(path: Path) -> list[ManualScore]:
 def apply_manual_scores(
     results: Sequence[SubmissionResult], scores: Sequence[ManualScore], source: Path | str = "manual scores"
 ) -> list[SubmissionResult]:
-    """`results` with the manual scores merged in; a ConfigError for an unknown student,
-    an unknown or non-manual check, or a score outside 0..max."""
-    by_student = {r.student: r for r in results}
-    updated: dict[str, SubmissionResult] = dict(by_student)
+    """`results` with the TA's scores merged in; a ConfigError for an unknown student or
+    check, or a score outside 0..max.
+
+    A score for a manual check (a free-text question) fills it in; one for an automatic
+    check overrides the grader (a regrade request), which stays on record in the check's
+    `automatic`. Applying the same scores again changes nothing."""
+    updated: dict[str, SubmissionResult] = {r.student: r for r in results}
     for score in scores:
         result = updated.get(score.student)
         if result is None:
             raise ConfigError(f"{source}: no graded student {score.student!r}")
         check = result.check(score.check)
-        if check is None or not check.manual:
-            manual = sorted({c.id for c in result.checks if c.manual})
-            raise ConfigError(f"{source}: {score.check!r} is not a manual check (those are: {', '.join(manual)})")
+        if check is None:
+            known = ", ".join(c.id for c in result.checks)
+            raise ConfigError(f"{source}: {score.student} has no check {score.check!r} (the checks: {known})")
         if not 0 <= score.score <= check.max_score:
             raise ConfigError(
                 f"{source}: {score.student} {score.check}: {score.score:g} is outside 0..{check.max_score:g}"
@@ -99,7 +103,12 @@ def apply_manual_scores(
         message = f"{_SCORED_BY_TA}: {score.score:g}/{check.max_score:g}" + (
             f"; {score.comment}" if score.comment else ""
         )
-        updated[score.student] = result.with_checks([replace(check, score=score.score, status=status, message=message)])
+        automatic = None
+        if not check.manual:
+            automatic = check.automatic or {"score": check.score, "status": check.status, "message": check.message}
+            message += f" (the grader gave {automatic['score']:g}: {automatic['message']})"
+        scored = replace(check, score=score.score, status=status, message=message, automatic=automatic)
+        updated[score.student] = result.with_checks([scored])
     return [updated[r.student] for r in results]
 
 

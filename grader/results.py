@@ -72,6 +72,7 @@ class CheckResult:
     public: bool = False
     bonus: bool = False
     manual: bool = False
+    automatic: Mapping[str, Any] | None = None  # the grader's own score, status, message under a TA's override
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -104,6 +105,7 @@ class CheckResult:
                     "public": self.public,
                     "bonus": self.bonus,
                     "manual": self.manual,
+                    "automatic": self.automatic,
                 }
             ),
         }
@@ -127,6 +129,7 @@ class CheckResult:
             public=bool(extra.get("public")),
             bonus=bool(extra.get("bonus")),
             manual=bool(extra.get("manual")),
+            automatic=extra.get("automatic"),
         )
 
 

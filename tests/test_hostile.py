@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from grader.errors import ConfigError
 from grader.examples import materialize_examples
 from grader.gradebook import LEDGER, ManualScore, apply_manual_scores
 from grader.grading import grade_batch, open_course
-from grader.results import read_result
+from grader.results import SubmissionResult, read_result
 from grader.sandbox import isolation_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,3 +245,27 @@ def test_manual_scores_merge_into_the_totals(results):
     gradescope = merged.to_gradescope()
     assert gradescope["score"] == pytest.approx(sum(t["score"] for t in gradescope["tests"]))
     assert json.dumps(gradescope)  # still valid JSON
+
+
+def test_a_ta_overrides_an_automatic_check_and_the_graders_score_stays_on_record(results):
+    good = results["good"]
+    graders = good.check("handcalc.backward")
+    regrade = [ManualScore("good", "handcalc.backward", 7.0, "sign slip in dL/dW2")]
+    once = apply_manual_scores([good], regrade, "ta.csv")
+    assert apply_manual_scores(once, regrade, "ta.csv") == once  # the record is applied on every run
+    check = once[0].check("handcalc.backward")
+    assert (check.status, check.score, graders.score) == ("partial", 7.0, 9.0)
+    assert check.automatic == {"score": 9.0, "status": "passed", "message": graders.message}
+    assert check.message == f"scored by a TA: 7/9; sign slip in dL/dW2 (the grader gave 9: {graders.message})"
+    assert once[0].score == good.score - 2
+    stored = SubmissionResult.from_gradescope(json.loads(json.dumps(once[0].to_gradescope())))
+    kept = stored.check("handcalc.backward")
+    assert (kept.score, kept.status, kept.message, kept.automatic) == (7.0, "partial", check.message, check.automatic)
+    # A 0 for an integrity finding (worth no points) dismisses it.
+    flagged = good.with_checks([replace(good.check("integrity.code"), status="flagged", message="code changed")])
+    dismissed = apply_manual_scores([flagged], [ManualScore("good", "integrity.code", 0.0, "only a comment")])[0]
+    assert dismissed.check("integrity.code").status == "passed" and dismissed.score == good.score
+    with pytest.raises(ConfigError, match=r"ta\.csv: good has no check 'handcalc\.sideways'"):
+        apply_manual_scores([good], [ManualScore("good", "handcalc.sideways", 1.0)], "ta.csv")
+    with pytest.raises(ConfigError, match=r"ta\.csv: good handcalc\.backward: 10 is outside 0\.\.9"):
+        apply_manual_scores([good], [ManualScore("good", "handcalc.backward", 10.0)], "ta.csv")
