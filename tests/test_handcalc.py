@@ -303,6 +303,17 @@ CASES = [
         {"x1": RIGHT, "x2": RIGHT, "loss": RIGHT},
     ),
     Case(
+        "decimal-commas",
+        "x(1) = [0,5933 ; 0,5969]\nx(2) = 0,7514\nl = 0,2748",
+        {"x1": RIGHT, "x2": RIGHT, "loss": RIGHT},
+    ),
+    Case(
+        "decimal-commas-in-a-matrix",
+        "dl/dW1 = [[0,000668 ; 0,00134] ; [0,000750 ; 0,00150]]\ndl/db1 = (0,0134 ; 0,0150)\ndl/db2 = 0,1385\n"
+        "dl/dW2 = [0,0822 ; 0,0827]",
+        {"dW2": RIGHT, "db2": RIGHT, "dW1": RIGHT, "db1": RIGHT},
+    ),
+    Case(
         "value-on-the-next-line",
         "x^{(1)} =\n\n[0.593, 0.597]\n\nThe output is\n0.751",
         {"x1": RIGHT, "x2": RIGHT, "loss": NONE},

@@ -1,8 +1,8 @@
 """Section 1 (hand calculation): read the numbers out of a student's answer and mark each quantity.
 
 Students answer in Markdown cells, in every style: plain text, inline or display LaTeX,
-``\\boxed{}``, ``bmatrix``, ``6.68 \\times 10^{-4}``, bullets, whole lines of work before the
-result. Reading one answer is five steps, in this order in the file:
+``\\boxed{}``, ``bmatrix``, ``6.68 \\times 10^{-4}``, decimal commas (``0,5933``), bullets, whole
+lines of work before the result. Reading one answer is five steps, in this order in the file:
 
 1. ``_normalise``: LaTeX and unicode into one plain form. Matrices become nested ``[..]`` lists,
    ``\\frac{a}{b}`` becomes ``(a)/(b)``, scientific notation becomes ``6.68e-4``, ``\\boxed{..}``
@@ -133,6 +133,8 @@ def _scale(m: re.Match[str]) -> str:
 
 
 _BEFORE: tuple[_Rewrite, ...] = (  # applied in order, before the commands with brace arguments
+    # A decimal comma (0,5933): every quantity here is below 1, so "0," then digits is one.
+    (r"(?<![\d.,])0,(\d{2,})(?![\d,])", r"0.\1"),
     (f"[{_SUP}]+", lambda m: "^{" + m[0].translate(_SCRIPT_CHARS) + "}"),  # x⁽¹⁾, 10⁻⁴
     (f"[{_SUB}]+", lambda m: "_{" + m[0].translate(_SCRIPT_CHARS) + "}"),
     (r"\\(?:left|right|[bB]igg?[lr]?)(?![A-Za-z])", ""),
