@@ -340,7 +340,8 @@ def grade_batch(
     progress: Callable[[int, int, SubmissionResult, bool], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> BatchResult:
-    """Grade every submission under `paths` into `out`, `jobs` at a time; write the gradebook.
+    """Grade every submission under `paths` into `out`, `jobs` at a time; write the class
+    files (gradebook, summary) for everyone graded into `out`, in this batch or before.
 
     Unchanged submissions keep their stored results unless `force`. The TA scores of
     `manual_scores` (read from `manual_source`) and those recorded in `out` before are
@@ -348,7 +349,8 @@ def grade_batch(
     """
     started = time.monotonic()
     submissions = discover(paths)
-    unknown = sorted({m.student for m in manual_scores} - {s.student for s in submissions})
+    graded_before = {path.parent.name for path in out.glob("*/results.json")}
+    unknown = sorted({m.student for m in manual_scores} - {s.student for s in submissions} - graded_before)
     if unknown:  # before hours of grading, not after
         raise ConfigError(f"{manual_source or 'manual scores'}: no submission of {', '.join(unknown)} to grade here")
     out.mkdir(parents=True, exist_ok=True)
@@ -395,9 +397,24 @@ def grade_batch(
             if progress:
                 progress(done, len(submissions), result, was_reused)
     graded = [results[s.student] for s in submissions]
-    ordered = merge_manual_scores(graded, out, manual_scores, manual_source)
-    for before, after in zip(graded, ordered, strict=True):
+    # The class files cover everyone graded into `out`: regrading one student keeps the rest.
+    unchanged = [*graded, *_results_of_others(out, set(results), log)]
+    everyone = merge_manual_scores(unchanged, out, manual_scores, manual_source)
+    for before, after in zip(unchanged, everyone, strict=True):
         if after != before:  # a TA's score, new or recorded before this regrade
             write_report(after, out, course.rubric)
-    write_class_files(ordered, out, course.rubric, sorted(failed))
+    write_class_files(everyone, out, course.rubric, [r.student for r in everyone if r.harness_failed])
+    ordered = everyone[: len(graded)]
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)
+
+
+def _results_of_others(out: Path, students: set[str], log: Callable[[str], None]) -> list[SubmissionResult]:
+    """The stored results in `out` of students not in `students` (graded in earlier batches)."""
+    others = []
+    for path in sorted(out.glob("*/results.json")):
+        if path.parent.name not in students:
+            try:
+                others.append(read_result(path))
+            except GraderError as exc:
+                log(f"left out of the gradebook: {exc}")
+    return others

@@ -226,6 +226,10 @@ def test_force_regrades_keeping_the_tas_scores_and_otherwise_results_are_kept(ho
     assert forced.results[0].graded_at >= kept.results[0].graded_at
     check = read_result(out / "good" / "results.json").check("questions.test")
     assert (check.score, check.message) == (3.0, "scored by a TA: 3/5; - too short on the gap")
+    # Regrading one student keeps everyone else in the class files.
+    gradebook = (out / "gradebook.csv").read_text().splitlines()
+    assert len(gradebook) == 1 + len(folders) and gradebook[1].startswith("good,")
+    assert f"{len(folders)} submissions" in (out / "index.html").read_text()
     assert "scored by a TA: 3/5; - too short on the gap" in (out / "good" / "report.html").read_text()
     # A score for a student who is not there is refused before anything is graded.
     with pytest.raises(ConfigError, match=r"ta\.csv: no submission of nobody to grade here"):
