@@ -303,6 +303,17 @@ CASES = [
         {"x1": RIGHT, "x2": RIGHT, "loss": RIGHT},
     ),
     Case(
+        "hidden-units-one-by-one",
+        "h1 = 0.5933, h2 = 0.5969\ny_hat = 0.7514\nloss = 0.2748",
+        {"x1": RIGHT, "x2": RIGHT, "loss": RIGHT},
+    ),
+    Case("hidden-units-one-by-one-one-wrong", "h1 = 0.5933\nh2 = 0.61", {"x1": "0.5933"}),
+    Case(
+        "gradient-entries-one-by-one",
+        "dl/db1_1 = 0.0134\ndl/db1_2 = 0.0150\ndl/db2 = 0.1385",
+        {"db1": RIGHT, "db2": RIGHT},
+    ),
+    Case(
         "decimal-commas",
         "x(1) = [0,5933 ; 0,5969]\nx(2) = 0,7514\nl = 0,2748",
         {"x1": RIGHT, "x2": RIGHT, "loss": RIGHT},

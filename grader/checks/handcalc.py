@@ -15,7 +15,8 @@ lines of work before the result. Reading one answer is five steps, in this order
 5. ``_judge``: the chosen value against the correct one, with a relative tolerance.
 
 A quantity whose label cannot be found is still right when its correct value is an
-*unlabelled final value* (``δ⁽²⁾ = 0.1385`` answers ∂l/∂b⁽²⁾). A value written for another
+*unlabelled final value* (``δ⁽²⁾ = 0.1385`` answers ∂l/∂b⁽²⁾), and a vector may be written
+entry by entry after its label (``h1 = 0.5933, h2 = 0.5969``). A value written for another
 quantity, or used as an operand in the work, never counts.
 """
 
@@ -565,6 +566,11 @@ def _grade_one(q: Quantity, found: list[_Candidate], rtol: float) -> QuantityRes
         # x_2 = 0.1 is the input's second entry, not x⁽²⁾: given data never answers anything.
         given = all(n.value in _GIVEN for n in _leaves(pick.value))
         if verdict[0] or ((pick.boxed or pick.final) and not given):
+            # "h1 = 0.5933, h2 = 0.5969": the label names the first entry; the rest follow it.
+            after = [c for c in found[found.index(pick) + 1 :] if c.subject is None and (c.final or c.boxed)]
+            entries = None if verdict[0] or _shape(pick.value) else _unlabelled(q, [pick, *after], rtol)
+            if entries is not None:
+                return _result(q, entries, _judge(entries, q, rtol), "entry by entry after its label")
             return _result(q, pick.value, verdict, where)
     # No labelled result, or only one in the middle of the work or restating given data: the
     # result may still be among the unlabelled ones.
