@@ -102,8 +102,8 @@ def test_student_content_is_escaped(tmp_path):
     results.write_text(text.replace("**Answers:**", "<script>alert(2)</script>"))
     rerender(out)
     for page, script in [("forgot-half/report.html", "alert(1)"), ("questions.html", "alert(2)")]:
-        html = (out / page).read_text()
-        assert f"<script>{script}</script>" not in html and f"&lt;script&gt;{script}&lt;/script&gt;" in html
+        rendered = (out / page).read_text()
+        assert f"<script>{script}</script>" not in rendered and f"&lt;script&gt;{script}&lt;/script&gt;" in rendered
 
 
 def _texts(value) -> set[str]:
