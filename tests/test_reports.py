@@ -9,7 +9,6 @@ disk. A wheel built from the checkout renders reports with its own templates.
 from __future__ import annotations
 
 import csv
-import html
 import json
 import os
 import re
@@ -17,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -183,12 +183,12 @@ def test_the_ta_reads_the_answers_by_question_and_merges_the_filled_in_sheet(dem
     assert 'href="questions.html"' in (out / "index.html").read_text()
     model = json.loads((out / ".reference" / "answers.json").read_text())
     for question in questions:
-        assert len(model[question]) > 100 and html.escape(model[question], quote=False) in page
+        assert len(model[question]) > 100 and escape(model[question], quote=False) in page
         section = page.split(f'id="{question}"')[1].split("<h2")[0]
         assert section.count('href="') == 7 and "No answer found" in section  # the starter has none
         for student in ("forgot-half", "seed-answers"):
             answer = results[student].check(question).answer
-            assert answer and html.escape(answer, quote=False) in section
+            assert answer and escape(answer, quote=False) in section
     # The sheet: a row per student and question, answers beside empty scores.
     sheet = out / "questions.csv"
     rows = _read_sheet(sheet)
