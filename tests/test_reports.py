@@ -47,12 +47,17 @@ def _plotted_arrays(seed: int) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.fixture(scope="module")
-def golden_out(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("golden") / "out"
+def _graded_folder(out: Path) -> Path:
+    """`out` made a graded folder of the two golden results, as `grader report` expects one."""
     shutil.copytree(GOLDEN / "out", out)
     (out / ".reference").mkdir()
     shutil.copy(ROOT / "solutions" / "rubric.toml", out / ".reference" / "rubric.toml")
+    return out
+
+
+@pytest.fixture(scope="module")
+def golden_out(tmp_path_factory) -> Path:
+    out = _graded_folder(tmp_path_factory.mktemp("golden") / "out")
     np.savez_compressed(out / ".reference" / "artifacts.npz", **_plotted_arrays(0))
     np.savez_compressed(out / "forgot-half" / "artifacts.npz", **_plotted_arrays(1))
     rerender(out)
@@ -93,10 +98,7 @@ def test_a_report_shows_errors_as_tracebacks_into_the_students_code(golden_out):
 
 
 def test_student_content_is_escaped(tmp_path):
-    out = tmp_path / "out"
-    shutil.copytree(GOLDEN / "out", out)
-    (out / ".reference").mkdir()
-    shutil.copy(ROOT / "solutions" / "rubric.toml", out / ".reference" / "rubric.toml")
+    out = _graded_folder(tmp_path / "out")
     results = out / "forgot-half" / "results.json"
     text = results.read_text().replace("awaiting manual grading", "<script>alert(1)</script>")
     results.write_text(text.replace("**Answers:**", "<script>alert(2)</script>"))
@@ -217,10 +219,7 @@ def test_the_ta_reads_the_answers_by_question_and_merges_the_filled_in_sheet(dem
 
 
 def test_a_formula_in_an_answer_is_not_run_by_a_spreadsheet(tmp_path):
-    out = tmp_path / "out"
-    shutil.copytree(GOLDEN / "out", out)
-    (out / ".reference").mkdir()
-    shutil.copy(ROOT / "solutions" / "rubric.toml", out / ".reference" / "rubric.toml")
+    out = _graded_folder(tmp_path / "out")
     results = out / "forgot-half" / "results.json"
     formula = '=HYPERLINK(\\"http://evil.example\\", \\"click\\")'
     results.write_text(results.read_text().replace("**Answers:**", formula, 1))

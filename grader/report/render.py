@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -282,18 +282,16 @@ def render_class_summary(
 
 def render_questions(rows: Sequence[ClassRow], *, title: str, model_answers: Mapping[str, str]) -> str:
     """The TA's page: question by question, every student's free-text answer."""
-    questions: dict[str, QuestionView] = {}
+    answers: dict[str, list[tuple[ClassRow, CheckResult]]] = {}
     for row in rows:
         for check in (c for c in row.result.checks if c.manual):
-            view = questions.setdefault(
-                check.id, QuestionView(check.id, check.name, check.max_score, model_answers.get(check.id, ""), ())
-            )
-            questions[check.id] = replace(view, answers=(*view.answers, (row, check)))
-    return (
-        _environment()
-        .get_template("questions.html.j2")
-        .render(title=title, questions=list(questions.values()), rendered_at=_now())
-    )
+            answers.setdefault(check.id, []).append((row, check))
+    questions = []
+    for check_id, found in answers.items():
+        check = found[0][1]  # the question's name and points, as any student's result has them
+        model = model_answers.get(check_id, "")
+        questions.append(QuestionView(check_id, check.name, check.max_score, model, tuple(found)))
+    return _environment().get_template("questions.html.j2").render(title=title, questions=questions, rendered_at=_now())
 
 
 def report_path(folder: Path, student_view: bool) -> Path:
