@@ -6,6 +6,7 @@ and UTS namespaces and sees only::
     /usr /bin /lib* /sbin        read-only (the system)
     /etc                         a few read-only files (passwd/group are synthetic, no shadow)
     sys.prefix, sys.base_prefix  read-only at their host paths, so sys.executable works inside
+                                 (with any symlinks on the way to it, recreated)
     /workspace                   the workdir, read-write, the current directory
     /tmp                         a private tmpfs of limits.tmp_mb; HOME is /tmp/home
     /dev /proc                   minimal devices, a fresh procfs of its own pid namespace
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
@@ -154,8 +155,8 @@ def _probe(bwrap: str | None, setpriv: str | None, as_root: bool) -> tuple[bool,
                 [sys.executable, "-c", "pass"], Path(tmp), (), Limits(timeout=60), {},
                 DEFAULT_UID, (bwrap, setpriv or ""), None, None,
             )  # fmt: skip
-        except SandboxError as e:
-            return False, f"bwrap does not work here ({_USERNS_HINT}): {e}"
+        except SandboxError as e:  # (as root bwrap needs no user namespace: no hint then)
+            return False, f"bwrap does not work here{'' if as_root else f' ({_USERNS_HINT})'}: {e}"
     if result.returncode != 0:
         return False, f"bwrap does not work here: {result.stderr_tail.strip()[-500:]}"
     return True, ""
@@ -349,7 +350,9 @@ def _bwrap_args(
     args += ["--perms", "1777", "--size", str(limits.tmp_mb * _MB), "--tmpfs", "/tmp"]
     args += ["--perms", "1777", "--dir", _HOME]
     binds = [("--ro-bind-try", f"/etc/{name}", f"/etc/{name}") for name in _ETC_ENTRIES]
-    binds += [("--ro-bind", real, seen) for real, seen in _python_binds()]
+    python = _python_binds()
+    binds += [("--ro-bind", real, seen) for real, seen in python]
+    binds += [("--symlink", target, link) for link, target in _executable_links([s for _, s in python])]
     binds += [
         ("--bind" if m.writable else "--ro-bind", str(Path(m.host).resolve()), m.target)
         for m in mounts
@@ -380,9 +383,31 @@ def _python_binds() -> list[tuple[str, str]]:
     for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
         spelled, real = os.path.abspath(prefix), os.path.realpath(prefix)
         for seen in {real, spelled}:
-            if not any(seen == d or seen.startswith(d + "/") for d in _SYSTEM_DIRS):
+            if not _inside(seen, _SYSTEM_DIRS):
                 binds[seen] = real
     return sorted(((real, seen) for seen, real in binds.items()), key=lambda b: b[1])
+
+
+def _executable_links(mounted: list[str]) -> list[tuple[str, str]]:
+    """(link, target) for each symlink on the way to sys.executable's binary outside `mounted`.
+
+    A venv made by another venv's Python (3.10 and older) links to that venv's bin/python,
+    which is no prefix of this interpreter: the link is recreated inside, the rest stays hidden.
+    """
+    links, path = [], os.path.abspath(sys.executable)
+    for _ in range(40):  # the kernel's own limit on a chain of symlinks
+        if not os.path.islink(path):
+            break
+        target = os.readlink(path)
+        if not _inside(path, (*_SYSTEM_DIRS, *mounted)):
+            links.append((path, target))
+        path = os.path.normpath(os.path.join(os.path.dirname(path), target))
+    return links
+
+
+def _inside(path: str, dirs: Iterable[str]) -> bool:
+    """Whether `path` is one of `dirs` or lies under one."""
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
 
 
 def _data_fd(text: str) -> int:

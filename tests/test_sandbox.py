@@ -219,17 +219,28 @@ print(json.dumps(dict(ids=[os.getuid(), os.geteuid(), os.getgid(), os.getegid()]
 
 
 @needs_bwrap
-def test_python_from_a_virtualenv_behind_a_symlink_works_inside(work: Path, tmp_path: Path) -> None:
-    venv = [PY, "-m", "venv", "--without-pip", "--system-site-packages", tmp_path / "venv"]
-    subprocess.run(venv, check=True)  # (system site: `import grader` needs its dependencies)
+def test_python_from_a_virtualenv_behind_symlinks_works_inside(work: Path, tmp_path: Path) -> None:
+    subprocess.run([PY, "-m", "venv", "--without-pip", tmp_path / "venv"], check=True)
+    # `import grader` needs its dependencies: the new venv sees this interpreter's packages.
+    # (--system-site-packages would not: it shows the base Python's, not this venv's.)
+    (site,) = (tmp_path / "venv" / "lib").glob("python*/site-packages")
+    (site / "deps.pth").write_text("\n".join(p for p in sys.path if p.endswith("-packages")) + "\n")
     (tmp_path / "link").symlink_to(tmp_path / "venv")
+    # The venv's python reaches the binary through a folder that is no prefix of it (as a venv
+    # made by another venv's Python 3.10 does): the hop must work inside, its neighbours stay out.
+    hop = tmp_path / "elsewhere"
+    hop.mkdir()
+    (hop / "python").symlink_to(os.path.realpath(sys.executable))
+    (hop / "secret.txt").write_text("not for students")
+    (tmp_path / "venv" / "bin" / "python").unlink()
+    (tmp_path / "venv" / "bin" / "python").symlink_to(hop / "python")
     driver = f"""
 import json, sys
 sys.path.insert(0, {str(Path(__file__).parents[1])!r})
 from pathlib import Path
 from grader.sandbox import run_sandboxed
-code = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.executable]))"
-result = run_sandboxed([sys.executable, "-c", code], workdir=Path({str(work)!r}))
+code = "import json, os, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.executable, os.listdir(sys.argv[1])]))"
+result = run_sandboxed([sys.executable, "-c", code, {str(hop)!r}], workdir=Path({str(work)!r}))
 print(json.dumps([result.isolated, sys.prefix, result.stdout_tail, result.stderr_tail]))
 """
     venv_python = tmp_path / "link" / "bin" / "python"
@@ -237,7 +248,7 @@ print(json.dumps([result.isolated, sys.prefix, result.stdout_tail, result.stderr
     assert ran.returncode == 0, ran.stderr
     isolated, prefix, stdout, stderr = json.loads(ran.stdout)
     assert isolated and prefix == str(tmp_path / "link"), stderr
-    assert json.loads(stdout) == [prefix, sys.base_prefix, str(venv_python)]
+    assert json.loads(stdout) == [prefix, sys.base_prefix, str(venv_python), ["python"]]
 
 
 @needs_bwrap
@@ -325,7 +336,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 a = np.random.default_rng(0).standard_normal((300, 300))
 plt.plot(a[0]); plt.savefig("plot.png")
-print(json.dumps(dict(trace=float(np.trace(a @ np.linalg.inv(a))), enc=locale.getencoding(),
+print(json.dumps(dict(trace=float(np.trace(a @ np.linalg.inv(a))), enc=locale.getpreferredencoding(False),
     limits={k: resource.getrlimit(getattr(resource, "RLIMIT_" + k))
             for k in ("AS", "NPROC", "FSIZE", "CORE")})))
 """
