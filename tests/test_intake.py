@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from grader.errors import SubmissionError
+from grader.errors import ConfigError, SubmissionError
 from grader.execute import load_submitted
 from grader.intake import Submission, discover, read_submission
 from grader.rubric import load_rubric
@@ -181,7 +185,7 @@ def test_gradescope_export(tmp_path: Path) -> None:
     write_files(export / "submission_222222", {"toy_nn.ipynb": NOTEBOOK, "neural_net.py": MODULE})
     write_files(export / "submission_333333", homework())
     subs = {s.student: s for s in discover([export])}
-    assert sorted(subs) == ["12345678", "23456789", "dan@example.edu"]
+    assert sorted(subs) == ["12345678", "23456789", "34567890", "dan@example.edu"]
     for sub in subs.values():
         assert_complete(sub, sub.student)
     alice = subs["12345678"]
@@ -291,6 +295,95 @@ def test_unsafe_folder_and_gradescope_ids_are_sanitised(tmp_path: Path) -> None:
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@+~-]*", i) for i in ids)
 
 
+def test_every_member_of_a_gradescope_group_is_graded(tmp_path: Path) -> None:
+    export = write_files(tmp_path / "export", {"submission_metadata.yml": GRADESCOPE_METADATA.encode()})
+    write_files(export / "submission_222222", homework())
+    subs = {s.student: s for s in discover([export]) if s.source == export / "submission_222222"}
+    assert sorted(subs) == ["23456789", "34567890"]
+    bob, carol = subs["23456789"], subs["34567890"]
+    assert_complete(bob, "23456789")
+    assert_complete(carol, "34567890")
+    assert (carol.names["name"], carol.names["email"]) == ("Carol Danvers", "carol@example.edu")
+    assert bob.names["name"] == "Bob Builder"
+    assert bob.names["group"] == carol.names["group"] == "Bob Builder, Carol Danvers"
+
+
+@pytest.mark.parametrize("stray", ["notes.ipynb", "notes.py", "toy_nn.ipynb"])
+def test_class_folder_with_a_stray_file_grades_every_student_and_reports_it(tmp_path: Path, stray: str) -> None:
+    course = tmp_path / "class"
+    write_files(course / "alice", homework())
+    write_files(course / "bob", homework())
+    (course / stray).write_bytes(NOTEBOOK if stray.endswith(".ipynb") else MODULE)
+    alice, bob, loose = discover([course])
+    assert_complete(alice, "alice")
+    assert_complete(bob, "bob")
+    assert (loose.student, loose.notebook, loose.module, loose.source) == (stray, None, None, course / stray)
+    (problem,) = loose.problems
+    assert problem.startswith(f"{course / stray}: a loose file beside the submissions; not graded")
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_a_students_own_folder_with_a_notebook_copy_is_one_submission(tmp_path: Path, packed: bool) -> None:
+    """No hw3code/: the neural_net.py at the top is the module, as in a flat zip; toy_nn.ipynb beats its copy."""
+    files = {"toy_nn.ipynb": NOTEBOOK, "toy_nn-Copy1.ipynb": b'{"cells": []}', "neural_net.py": MODULE}
+    path = write_zip(tmp_path / "alice.zip", files) if packed else write_files(tmp_path / "alice", files)
+    (sub,) = discover([path])
+    assert (sub.student, sub.notebook_name, sub.notebook, sub.module) == ("alice", "toy_nn.ipynb", NOTEBOOK, MODULE)
+    assert sub.problems == ("several notebooks; graded toy_nn.ipynb (ignored toy_nn-Copy1.ipynb)",)
+
+
+def test_flat_lms_folder_with_one_student(tmp_path: Path) -> None:
+    files = {"alice_1234_5678_toy_nn.ipynb": NOTEBOOK, "alice_1234_5679_neural_net.py": MODULE}
+    (sub,) = discover([write_files(tmp_path / "canvas", files)])
+    assert_complete(sub, "alice")  # the LMS prefix, as for a class of them; not the folder's name
+    assert sub.notebook_name == "1234_5678_toy_nn.ipynb"
+
+
+def test_zipped_gradescope_export_is_expanded(tmp_path: Path) -> None:
+    files = {"export/submission_metadata.yml": GRADESCOPE_METADATA.encode()}
+    for folder in ("submission_111111", "submission_222222", "submission_333333"):
+        files.update(homework(f"export/{folder}/"))
+    archive = write_zip(tmp_path / "assignment_123_export.zip", files)
+    subs = {s.student: s for s in discover([archive])}
+    assert sorted(subs) == ["12345678", "23456789", "34567890", "dan@example.edu"]
+    for sub in subs.values():
+        assert_complete(sub, sub.student)
+    assert subs["12345678"].source == archive / "submission_111111"
+    assert subs["34567890"].names["group"] == "Bob Builder, Carol Danvers"
+
+
+def test_zipped_class_folder_is_expanded(tmp_path: Path) -> None:
+    files = {**homework("class/alice/"), **homework("class/bob/bob-hw3/"), "class/notes.ipynb": NOTEBOOK}
+    files["class/carol.zip"] = write_zip(tmp_path / "carol.zip", homework()).read_bytes()
+    archive = write_zip(tmp_path / "class.zip", files)
+    alice, bob, carol, notes = discover([archive])
+    assert_complete(alice, "alice")
+    assert_complete(bob, "bob")
+    assert (carol.student, carol.notebook, carol.module) == ("carol.zip", None, None)
+    assert carol.problems == (
+        f"{archive}: carol.zip is a zip inside the zip and was not read (unzip class.zip and grade the folder)",
+    )
+    assert (notes.student, notes.notebook) == ("notes.ipynb", None)
+    assert notes.problems[0].startswith(f"{archive}: notes.ipynb: a loose file beside the submissions")
+
+
+def test_zipped_lms_folder_is_grouped_by_prefix(tmp_path: Path) -> None:
+    subs = discover([write_zip(tmp_path / "submissions.zip", LMS)])
+    assert [s.student for s in subs] == ["alice", "bob", "carol"]
+    for sub in subs:
+        assert_complete(sub, sub.student)
+
+
+@pytest.mark.parametrize("name", ["../../home/toy_nn.ipynb", "/etc/toy_nn.ipynb", "alice/../../neural_net.py"])
+def test_zip_member_outside_the_archive_is_not_read(tmp_path: Path, name: str) -> None:
+    archive = write_zip(tmp_path / "alice.zip", {**homework(), name: b"{}"})
+    (sub,) = discover([archive])
+    assert (sub.student, sub.notebook, sub.module) == ("alice", None, None)
+    assert sub.problems == (
+        f"{archive}: {name} points outside the archive; the zip was not read (look into it before unzipping it)",
+    )
+
+
 # ---------------------------------------------------------------- problems
 
 
@@ -379,21 +472,160 @@ def test_corrupt_zip_is_graded_with_a_problem(tmp_path: Path, content: bytes) ->
 
 def test_discover_missing_path_raises(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    with pytest.raises(SubmissionError, match=f"^{re.escape(str(missing))}: no such file or folder"):
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(missing))}: no such file or folder"):
         discover([missing])
 
 
 def test_discover_empty_folder_raises(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SubmissionError, match="no submissions found in"):
+    with pytest.raises(ConfigError, match="no submissions found in"):
         discover([tmp_path / "empty"])
 
 
 def test_discover_a_file_that_is_not_a_zip_raises(tmp_path: Path) -> None:
     path = tmp_path / "toy_nn.ipynb"
     path.write_bytes(NOTEBOOK)
-    with pytest.raises(SubmissionError, match=r"a submission is a folder or a \.zip"):
+    with pytest.raises(ConfigError, match=r"a submission is a folder or a \.zip"):
         discover([path])
+
+
+def discover_as_a_user(paths: list[Path]) -> list[dict]:
+    """`discover`'s students, files found and problems, as read by someone file permissions apply to.
+
+    Root reads any file, so as root `discover` runs in a child without the capabilities that allow it.
+    """
+    code = (
+        "import json, sys; from grader.intake import discover\n"
+        "subs = discover(sys.argv[1:])\n"
+        "print(json.dumps([[s.student, s.notebook is not None, s.module is not None, s.problems] for s in subs]))"
+    )
+    if os.geteuid() != 0:
+        return json.loads(
+            subprocess.run(
+                [sys.executable, "-c", code, *map(str, paths)], cwd=REPO, capture_output=True, text=True, check=True
+            ).stdout
+        )
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root, without setpriv to drop the capability to read any file")
+    drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    run = subprocess.run(
+        [*drop, sys.executable, "-c", code, *map(str, paths)], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    if run.returncode and run.stderr.startswith("setpriv"):
+        pytest.skip(f"cannot drop the capability to read any file: {run.stderr.strip()}")
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_unreadable_files_and_folders_are_problems_of_their_submission(tmp_path: Path) -> None:
+    course = tmp_path / "class"
+    write_files(course / "alice", homework())
+    write_files(course / "bob", homework())
+    write_files(course / "erin", homework())
+    canvas = write_files(tmp_path / "canvas", LMS)
+    locked = [course / "alice/hw3code/neural_net.py", course / "erin/hw3code", canvas / "bob_12346_67892_toy_nn.ipynb"]
+    for path in locked:
+        path.chmod(0)
+    try:
+        found = {student: rest for student, *rest in discover_as_a_user([course, canvas])}
+    finally:
+        for path in locked:
+            path.chmod(0o755)
+    assert sorted(found) == ["alice", "alice~2", "bob", "bob~2", "carol", "erin"]
+    assert found["bob"] == [True, True, []]
+    assert found["alice~2"] == [True, True, ["the id alice appears more than once; graded as alice~2"]]
+    how = "(Permission denied); make it readable and regrade"
+    assert found["alice"] == [
+        True,
+        False,
+        [f"{locked[0]} cannot be read {how}", "no hw3code/neural_net.py in the submission"],
+    ]
+    assert found["erin"][:2] == [True, False]
+    assert found["erin"][2][0] == f"{locked[1]}: the folder cannot be listed {how}"
+    assert found["bob~2"][:2] == [False, True]
+    assert found["bob~2"][2][0] == f"{locked[2]} cannot be read {how}"
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        pytest.param(os.mkfifo, "is not a regular file and was not read", id="fifo"),
+        pytest.param(Path.mkdir, "is a folder, not a file, and was not read", id="folder"),
+    ],
+)
+def test_a_special_file_named_like_homework_is_a_problem(tmp_path: Path, make, problem: str) -> None:
+    course = tmp_path / "class"
+    write_files(course / "alice", {"toy_nn.ipynb": NOTEBOOK})
+    write_files(course / "bob", homework())
+    make(course / "alice" / "neural_net.py")
+    alice, bob = discover([course])
+    assert_complete(bob, "bob")
+    assert (alice.notebook, alice.module) == (NOTEBOOK, None)
+    assert alice.problems == (
+        f"{course / 'alice' / 'neural_net.py'} {problem}",
+        "no hw3code/neural_net.py in the submission",
+    )
+
+
+SECRET = b"SECRET = 'a host file, not the student's'\n"
+
+
+def _host(tmp_path: Path) -> Path:
+    """A folder outside the submission, with a neural_net.py that must never reach the grader."""
+    return write_files(tmp_path / "host", {"neural_net.py": SECRET, "toy_nn.ipynb": SECRET})
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [
+        pytest.param("hw3code/neural_net.py", "host/neural_net.py", id="file"),
+        pytest.param("hw3code", "host", id="folder"),
+        pytest.param("hw3code/neural_net.py", "nowhere/neural_net.py", id="dangling"),
+    ],
+)
+def test_symlinks_inside_a_submission_are_not_followed(tmp_path: Path, link: str, target: str) -> None:
+    _host(tmp_path)
+    folder = write_files(tmp_path / "alice", {"toy_nn.ipynb": NOTEBOOK, "hw3code/notes.txt": b""})
+    if link == "hw3code":
+        shutil.rmtree(folder / "hw3code")
+    (folder / link).symlink_to(tmp_path / target)
+    (sub,) = discover([folder])
+    assert (sub.student, sub.notebook, sub.module) == ("alice", NOTEBOOK, None)
+    assert sub.problems == (
+        f"{folder / link} is a symbolic link and was not read (links are never followed: copy in the file itself)",
+        "no hw3code/neural_net.py in the submission",
+    )
+
+
+def test_symlinks_in_class_and_lms_folders_are_not_followed(tmp_path: Path) -> None:
+    host = _host(tmp_path)
+    course = write_files(tmp_path / "class", homework("alice/"))
+    (course / "bob").symlink_to(host)
+    canvas = write_files(tmp_path / "canvas", LMS)
+    (canvas / "bob_12346_67893_neural_net-1.py").unlink()
+    (canvas / "bob_12346_67893_neural_net-1.py").symlink_to(host / "neural_net.py")
+    subs = discover([course, canvas])
+    assert [s.student for s in subs] == ["alice", "bob", "alice~2", "bob~2", "carol"]
+    assert all(SECRET not in (s.notebook or b"") + (s.module or b"") for s in subs)
+    assert subs[1].problems == (
+        f"{course / 'bob'} is a symbolic link and was not read (links are never followed: copy in the file itself)",
+    )
+    assert subs[3].module is None
+    assert (
+        subs[3]
+        .problems[0]
+        .startswith(f"{canvas / 'bob_12346_67893_neural_net-1.py'} is a symbolic link and was not read")
+    )
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_a_symlink_named_on_the_command_line_is_followed(tmp_path: Path, packed: bool) -> None:
+    """The instructor chose it: graded under the link's name."""
+    real = write_zip(tmp_path / "real.zip", homework()) if packed else write_files(tmp_path / "real", homework())
+    link = tmp_path / ("alice.zip" if packed else "alice")
+    link.symlink_to(real)
+    (sub,) = discover([link])
+    assert_complete(sub, "alice")
 
 
 # ---------------------------------------------------------------- load_submitted
