@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,6 +115,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         cache=args.cache or cache_dir(),
         isolation=args.isolation,
         timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        memory_mb=args.memory_mb,
+        max_processes=args.max_processes,
     )
     manual = read_manual_scores(args.manual_scores) if args.manual_scores else []
     batch = grade_batch(
@@ -208,6 +211,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` above zero."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="CS145 HW3 part 2: exercise package and autograder.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -243,10 +261,14 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "-j",
         "--jobs",
-        type=int,
+        type=_positive(int),
         help="submissions graded at once (default: one per CPU, as memory allows)",
     )
-    grade.add_argument("--timeout", type=float, help="seconds allowed per submission (default: the rubric's)")
+    limits = grade.add_argument_group("limits of one submission's run (default: the rubric's [limits])")
+    limits.add_argument("--timeout", type=_positive(float), help="seconds for the whole submission")
+    limits.add_argument("--cell-timeout", type=_positive(float), help="seconds for one notebook cell")
+    limits.add_argument("--memory-mb", type=_positive(int), help="address space of each process, in MB")
+    limits.add_argument("--max-processes", type=_positive(int), help="processes and threads of one submission")
     grade.add_argument("--force", action="store_true", help="regrade even submissions whose inputs did not change")
     grade.add_argument("--manual-scores", type=Path, help="CSV of TA scores: student,check,score[,comment]")
     grade.add_argument(

@@ -7,6 +7,7 @@ Every file of `solutions/` is carried over, transformed by its kind:
 - `.ipynb` notebooks: code cells as `.py` files; Markdown answer cells (those with
   `metadata.grader.answer`) go back to their empty template; outputs and
   execution counts are cleared.
+- `handcalc.toml`, the correct values of the hand calculation, is left out;
 - everything else is copied byte for byte.
 
 The result depends only on `solutions/`, so `generate --check` can tell whether the
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
+from .checks.handcalc import ANSWERS_FILE
 from .errors import ConfigError
 from .fsutil import replace_dir
 from .markers import strip_solutions
@@ -31,6 +33,8 @@ __all__ = ["StaleFile", "check_assignment", "generate_assignment", "starter_file
 
 # Never carried over: caches, and the data set a TA may have unpacked for a test run.
 _IGNORED = ("__pycache__", "*.pyc", ".ipynb_checkpoints", ".DS_Store", "datasets")
+# Instructors only, at the top of solutions/: answers the starter must not carry.
+_SOLUTION_ONLY = (ANSWERS_FILE,)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ def starter_files(solutions: Path) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for path in _source_files(solutions):
         rel = path.relative_to(solutions).as_posix()
+        if rel in _SOLUTION_ONLY:
+            continue
         if path.suffix == ".py":
             out[rel] = strip_solutions(path.read_text(encoding="utf-8"), rel).encode("utf-8")
         elif path.suffix == ".ipynb":

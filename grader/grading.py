@@ -18,11 +18,12 @@ import json
 import os
 import queue
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from nbformat import NotebookNode
 
@@ -30,8 +31,9 @@ from .checks import Context, Evidence, run_checks, validate_rubric
 from .checks.answers import answer_text
 from .checks.base import CellRecord
 from .checks.cifar import validation_accuracy
+from .checks.handcalc import ANSWERS_FILE, load_answers
 from .datasets.cifar import PreparedSplit, batches_dir, prepare_split
-from .errors import ConfigError, GraderError
+from .errors import ConfigError, DataError, GraderError
 from .execute import RunInfo, load_submitted, read_evidence, run_submission
 from .fsutil import atomic_write_text
 from .gradebook import ManualScore, merge_manual_scores
@@ -41,6 +43,7 @@ from .probes import ProbeSpec, plan_probes
 from .report import MODEL_ANSWERS, REFERENCE_FOLDER, RUBRIC_COPY, save_artifacts, write_class_files, write_report
 from .results import CheckResult, SubmissionResult, read_result, write_result
 from .rubric import Rubric, load_rubric
+from .sandbox import isolation_available
 
 __all__ = [
     "BatchResult",
@@ -80,6 +83,12 @@ class Course:
     solution: Path | None  # the reference (solutions/); None in a student's self-check
     split: PreparedSplit | None  # the notebook's split of the data set, if one was given
     isolation: Isolation = "auto"
+    answers: Mapping[str, Any] = field(default_factory=dict)  # Section 1's values, from the solution
+
+    @property
+    def can_isolate(self) -> bool:
+        """Whether this course's runs are sandboxed (bwrap works here and is not switched off)."""
+        return self.isolation != "none" and isolation_available()[0]
 
     def run(
         self, notebook: NotebookNode | None, module: str | None, probes: Sequence[ProbeSpec], keep_dir: Path, **options
@@ -120,17 +129,26 @@ def open_course(
     cache: Path,
     rubric_path: Path | None = None,
     isolation: Isolation = "auto",
-    timeout: float | None = None,
+    **limits: float | None,
 ) -> Course:
-    """Load the rubric, check the course folders, prepare the data split (cached)."""
+    """Load the rubric, check the course folders, prepare the data split (cached).
+
+    `limits` (timeout=..., memory_mb=...: the fields of rubric.Limits) replace the rubric's
+    where they are not None.
+    """
     rubric_path = rubric_path or (solution or starter) / "rubric.toml"
-    rubric = load_rubric(rubric_path).with_limits(timeout=timeout)
+    rubric = load_rubric(rubric_path).with_limits(**limits)
     validate_rubric(rubric)
     for folder, what in ((solution, "solution"), (starter, "starter (assignment)")):
         if folder is not None and not (folder / rubric.notebook).is_file():
             raise ConfigError(f"{folder}: no {rubric.notebook} here; is this the {what} folder?")
-    split = prepare_split(batches_dir(cifar_dir), cache) if cifar_dir else None
-    return Course(rubric, starter, solution, split, isolation)
+    try:
+        batches = batches_dir(cifar_dir) if cifar_dir else None
+    except DataError as exc:  # a wrong --cifar-dir: a usage error, not a broken data set
+        raise ConfigError(str(exc)) from exc
+    split = prepare_split(batches, cache) if batches else None
+    answers = load_answers(solution / ANSWERS_FILE) if solution is not None else {}
+    return Course(rubric, starter, solution, split, isolation, answers)
 
 
 def _context(course: Course, reference: Evidence | None, probes: Sequence[ProbeSpec]) -> Context:
@@ -142,6 +160,7 @@ def _context(course: Course, reference: Evidence | None, probes: Sequence[ProbeS
         starter_module=starter_module.read_text(encoding="utf-8") if starter_module.is_file() else None,
         split=course.split,
         probe_inputs={p.name: p for p in probes},
+        answers=course.answers,
     )
 
 
@@ -241,6 +260,21 @@ def grade_submission(
     return result
 
 
+def _failure_log(submission: Submission, result: SubmissionResult, error: Exception) -> str:
+    """grading.log of a submission that could not be graded: why, with the traceback."""
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    lines = [f"student: {submission.student}", f"source: {submission.source}", f"graded at: {result.graded_at}"]
+    return "\n".join([*lines, *(f"problem: {p}" for p in result.problems), "", trace])
+
+
+def _write_report(result: SubmissionResult, out: Path, rubric: Rubric, log: Callable[[str], None]) -> None:
+    """write_report, whose failure (a grader bug) costs the report, never the batch."""
+    try:
+        write_report(result, out, rubric)
+    except Exception as exc:
+        log(f"{result.student}: the report could not be written ({type(exc).__name__}: {exc}); results.json stands")
+
+
 def _run_info(evidence: Evidence, info: RunInfo) -> dict[str, object]:
     return {
         "seconds": info.seconds or {},
@@ -285,6 +319,8 @@ def _write_log(path: Path, submission: Submission, result: SubmissionResult, inf
 def _failure_result(submission: Submission, course: Course, error: Exception, started: float) -> SubmissionResult:
     """The result of a submission the harness could not grade: every check says why."""
     message = f"not graded: {error}"
+    if not isinstance(error, GraderError):  # a bug of the grader's, not a fact about the submission
+        message = f"not graded: the grader failed ({type(error).__name__}: {error}); please report this"
     checks = tuple(
         CheckResult(
             spec.id,
@@ -367,9 +403,12 @@ def grade_batch(
         if not force and stored.is_file():
             try:
                 previous = read_result(stored)
-                if previous.fingerprint == _submission_fingerprint(submission, course):
+                # A run without the sandbox is redone once the sandbox works.
+                if previous.fingerprint == _submission_fingerprint(submission, course) and (
+                    previous.sandboxed or not course.can_isolate
+                ):
                     if not (folder / "report.html").is_file():
-                        write_report(previous, out, course.rubric)
+                        _write_report(previous, out, course.rubric, log)
                     return previous, True
             except GraderError:
                 pass
@@ -377,13 +416,16 @@ def grade_batch(
         begun = time.monotonic()
         try:
             result = grade_submission(submission, course, reference=reference, out_dir=folder, uid=uid)
-        except GraderError as exc:
+        except Exception as exc:  # a harness failure, or a grader bug: never the end of the batch
             failed.append(submission.student)
+            if not isinstance(exc, GraderError):
+                log(f"{submission.student}: the grader failed ({type(exc).__name__}: {exc}); see its grading.log")
             result = _failure_result(submission, course, exc, begun)
             write_result(result, stored)
+            atomic_write_text(folder / "grading.log", _failure_log(submission, result, exc))
         finally:
             uids.put(uid)
-        write_report(result, out, course.rubric)
+        _write_report(result, out, course.rubric, log)
         return result, False
 
     results: dict[str, SubmissionResult] = {}
@@ -402,7 +444,7 @@ def grade_batch(
     everyone = merge_manual_scores(unchanged, out, manual_scores, manual_source)
     for before, after in zip(unchanged, everyone, strict=True):
         if after != before:  # a TA's score, new or recorded before this regrade
-            write_report(after, out, course.rubric)
+            _write_report(after, out, course.rubric, log)
     write_class_files(everyone, out, course.rubric, [r.student for r in everyone if r.harness_failed])
     ordered = everyone[: len(graded)]
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)

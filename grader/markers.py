@@ -30,6 +30,9 @@ __all__ = ["Region", "find_regions", "outside_regions", "strip_solutions"]
 _START = re.compile(r"^\s*#\s*START YOUR CODE HERE:?\s*$")
 _END = re.compile(r"^\s*#\s*END YOUR CODE HERE:?\s*$")
 _RULER = re.compile(r"^\s*#\s*=+\s*#?\s*$")
+# A comment that reads like a marker but is none ("# Start your code here"): in the
+# solution it would leave a region unmarked, and its code in the starter.
+_NEAR_MARKER = re.compile(r"^\s*#.*\b(?:START|END|BEGIN)\s+(?:OF\s+)?YOUR\s+CODE(?:\s+HERE)?\b", re.IGNORECASE)
 _COMMENT_OR_BLANK = re.compile(r"^\s*(#.*)?$")
 
 
@@ -104,8 +107,20 @@ def find_regions(source: str, path: str = "<source>", first_line: int = 1) -> li
 
 
 def strip_solutions(source: str, path: str = "<source>") -> str:
-    """`source` with each region's solution replaced by its instructions and a `pass`."""
+    """`source` with each region's solution replaced by its instructions and a `pass`.
+
+    A comment that looks like a marker but is not one exactly is a MarkerError: the
+    solution after it would otherwise reach the starter unnoticed.
+    """
     lines = source.splitlines()
+    for i, line in enumerate(lines):
+        if _NEAR_MARKER.match(line) and not (_START.match(line) or _END.match(line)):
+            raise MarkerError(
+                path,
+                i + 1,
+                f"{line.strip()!r} looks like a marker but is not one; write "
+                "'# START YOUR CODE HERE:' or '# END YOUR CODE HERE' exactly",
+            )
     out: list[str] = []
     cursor = 0
     for region in find_regions(source, path):

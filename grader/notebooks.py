@@ -48,6 +48,11 @@ def load_notebook(path: Path) -> tuple[NotebookNode, list[str]]:
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
         raise SubmissionError(f"{path}: not a notebook: the JSON has no 'cells'")
     notes: list[str] = []
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # JSON may spell half an emoji ("\ud83d"); UTF-8 cannot hold it
+        data = _replace_lone_surrogates(data)
+        notes.append("it held invalid characters (unpaired UTF-16 surrogates), replaced by �")
     version = data.get("nbformat")
     if not isinstance(version, int) or version < 4:
         notes.append(f"saved as nbformat {version}; read as nbformat 4")
@@ -68,6 +73,17 @@ def load_notebook(path: Path) -> tuple[NotebookNode, list[str]]:
             cell["source"] = "".join(cell["source"])
     nb.nbformat, nb.nbformat_minor = 4, max(nb.get("nbformat_minor", 0), 5)
     return nb, notes
+
+
+def _replace_lone_surrogates(value: object) -> object:
+    """`value` (parsed JSON) with every unpaired surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _repair_ids(cells: list, converted: bool = False) -> list[str]:

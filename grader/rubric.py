@@ -28,6 +28,7 @@ __all__ = [
     "Rubric",
     "RunLimits",
     "load_rubric",
+    "read_toml",
 ]
 
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
@@ -104,8 +105,15 @@ class Rubric:
         return sum(spec.points for spec in self.checks if not spec.bonus)
 
     def with_limits(self, **overrides: Any) -> Rubric:
-        """A copy with some limits replaced (None values are ignored)."""
+        """A copy with some limits replaced (None values are ignored); ConfigError for an
+        unknown limit or one that is not positive."""
         given = {k: v for k, v in overrides.items() if v is not None}
+        known = {f.name for f in fields(RunLimits)}
+        for key, value in given.items():
+            if key not in known:
+                raise ConfigError(f"unknown limit {key!r}; known: {', '.join(sorted(known))}")
+            if not value > 0:
+                raise ConfigError(f"the limit {key} must be positive, not {value!r}")
         return replace(self, limits=replace(self.limits, **given))
 
 
@@ -143,14 +151,19 @@ def _typed(table: Mapping[str, Any], cls: type, where: str, extra: dict[str, Any
         raise ConfigError(f"{where}: {exc}") from exc
 
 
-def load_rubric(path: Path) -> Rubric:
-    """Read and validate the rubric at `path`; a ConfigError names the file and the key."""
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML file at `path`, which holds `what`; a ConfigError names the file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the rubric ({exc.strerror})") from exc
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def load_rubric(path: Path) -> Rubric:
+    """Read and validate the rubric at `path`; a ConfigError names the file and the key."""
+    data = read_toml(path, "the rubric")
     unknown = set(data) - {"assignment", "limits", "accuracy", "checks"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown))}")

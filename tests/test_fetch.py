@@ -189,6 +189,13 @@ def test_missing_tarball(tmp_path: Path) -> None:
         fetch_cifar(tmp_path / "data", tarball=path, report=lambda _: None)
 
 
+def test_a_dest_that_is_no_folder_is_named(tmp_path: Path, tarball: tuple[Path, str]) -> None:
+    (tmp_path / "afile").write_text("a file, not a folder")
+    dest = tmp_path / "afile" / "data"
+    with pytest.raises(DataError, match=f"^cannot put CIFAR-10 in {re.escape(str(dest))}: Not a directory; "):
+        fetch_cifar(dest, tarball=tarball[0], md5=tarball[1], report=lambda _: None)
+
+
 def test_download_from_a_file_url(tmp_path: Path, tarball: tuple[Path, str]) -> None:
     path, md5 = tarball
     messages: list[str] = []

@@ -359,11 +359,20 @@ def test_other_files_are_copied_byte_for_byte(tmp_path: Path) -> None:
     others = [
         p.relative_to(solutions).as_posix()
         for p in solutions.rglob("*")
-        if p.is_file() and p.suffix not in (".py", ".ipynb")
+        if p.is_file() and p.suffix not in (".py", ".ipynb") and p.name != "handcalc.toml"
     ]
     assert {"rubric.toml", "cs145hw3.yml", "data/figure.png", "README.txt"} <= set(others)
     for rel in others:
         assert files[rel] == (solutions / rel).read_bytes(), rel
+
+
+def test_the_section_1_answers_stay_with_the_solution(tmp_path: Path) -> None:
+    solutions = copy_solutions(tmp_path)
+    (solutions / "data" / "handcalc.toml").write_text("kept: only the top-level file is the answers")
+    files = starter_files(solutions)
+    assert (solutions / "handcalc.toml").is_file() and "handcalc.toml" not in files
+    assert "data/handcalc.toml" in files
+    assert not (REPO / "assignment" / "handcalc.toml").exists()
 
 
 # ---------------------------------------------------------------- malformed markers
@@ -434,6 +443,24 @@ def test_malformed_marker_in_a_notebook_cell_fails_naming_cell_and_line(tmp_path
     assert (caught.value.path, caught.value.line) == (where, line)
     assert str(caught.value).startswith(f"{where}:{line}: ")
     assert not (tmp_path / "assignment").exists()
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("# Start your code here", "# End your code here"), ("# BEGIN YOUR CODE", "# END OF YOUR CODE")]
+)
+def test_misspelled_markers_fail_instead_of_leaking_the_solution(tmp_path: Path, start: str, end: str) -> None:
+    """Both markers misspelled leave no region at all: without this, the solution would be copied."""
+    solutions = copy_solutions(tmp_path)
+    path = solutions / MODULE
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = find_regions("\n".join(lines))[0]
+    lines[first.start] = lines[first.start].replace("# START YOUR CODE HERE:", start)
+    lines[first.end] = lines[first.end].replace("# END YOUR CODE HERE", end)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(MarkerError) as caught:
+        generate_assignment(solutions, tmp_path / "assignment")
+    assert (caught.value.path, caught.value.line) == (MODULE, first.start + 1)
+    assert "looks like a marker but is not one" in str(caught.value)
 
 
 def test_cli_reports_a_malformed_marker(tmp_path: Path) -> None:

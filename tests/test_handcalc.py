@@ -5,10 +5,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from grader.checks.handcalc import BACKWARD, FORWARD, Quantity, grade_answer, read_numbers
+from grader.checks import handcalc
+from grader.checks.handcalc import Quantity, grade_answer, load_answers, read_numbers, with_answers
+from grader.errors import ConfigError
+
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+ANSWERS = load_answers(SOLUTIONS / handcalc.ANSWERS_FILE)
+FORWARD = with_answers(handcalc.FORWARD, ANSWERS)
+BACKWARD = with_answers(handcalc.BACKWARD, ANSWERS)
 
 # The seed student's answers, verbatim (toy_nn_homework.txt, 1.3.1 and 1.3.2 "Answers").
 SEED_FORWARD = r"""1. $\mathbf{x}^{(1)} = \mathbf{f}^{(1)}\left(\begin{bmatrix} 0.15 & 0.2 \\ 0.25 & 0.3 \end{bmatrix} * [0.05, 0.1] + [0.35, 0.35]\right) \approx [0.593, 0.597]$
@@ -414,3 +423,56 @@ def test_read_numbers_details() -> None:
     first, boxed = read_numbers(r"0.00522 and \boxed{0.60}")
     assert (first.value, first.sig_digits, first.boxed) == (0.00522, 3, False)
     assert (boxed.value, boxed.sig_digits, boxed.boxed) == (0.6, 2, True)
+
+
+def test_the_solution_answers_are_the_question_worked_out() -> None:
+    """handcalc.toml against Section 1 recomputed here: x = [0.05, 0.1], sigmoid layers, y = 0.01."""
+    sigmoid = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    x, y = np.array([0.05, 0.1]), 0.01
+    W1, b1, W2, b2 = np.array([[0.15, 0.2], [0.25, 0.3]]), np.array([0.35, 0.35]), np.array([0.4, 0.45]), 0.6
+    x1 = sigmoid(W1 @ x + b1)
+    x2 = sigmoid(W2 @ x1 + b2)
+    delta2 = (x2 - y) * x2 * (1 - x2)
+    delta1 = delta2 * W2 * x1 * (1 - x1)
+    worked = {
+        "x1": x1, "x2": x2, "loss": 0.5 * (y - x2) ** 2,
+        "dW2": delta2 * x1, "db2": delta2, "dW1": np.outer(delta1, x), "db1": delta1,
+    }  # fmt: skip
+    assert set(ANSWERS) == set(worked)
+    for name, value in worked.items():
+        np.testing.assert_allclose(np.array(ANSWERS[name]), value, rtol=5e-5, err_msg=name)
+
+
+def test_the_package_holds_no_correct_value() -> None:
+    """Students install the package (with the starter and the templates): the values come from
+    the solution folder only, and no example in a comment gives one away either."""
+    assert all(q.expected is None for q in handcalc.FORWARD + handcalc.BACKWARD)
+    shipped = [p for d in ("grader", "templates", "assignment") for p in (SOLUTIONS.parent / d).rglob("*.*")]
+    texts = {p: p.read_text(encoding="utf-8") for p in shipped if p.suffix in (".py", ".j2", ".ipynb", ".toml")}
+    assert len(texts) > 30
+    for value in (v for answer in ANSWERS.values() for v in _flat(answer)):
+        for written in {format(value, "#.5g"), format(value, ".4g"), format(value, ".3g")}:
+            assert not [p for p, text in texts.items() if written in text], written
+    with pytest.raises(ValueError, match="no correct value for x1, x2, loss"):
+        grade_answer("x1 = [0.1, 0.2]", handcalc.FORWARD)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("x1 = [0.5, 0.6]\nx2 = 0.7", "missing loss, dW2, db2, dW1, db1"),
+        ("x3 = 1\n" + "\n".join(f"{n} = 1" for n in ANSWERS), "unknown key(s) x3"),
+        ("\n".join(f"{n} = 1" for n in ANSWERS).replace("x2 = 1", 'x2 = "0.75"'), "x2: '0.75' is not a number"),
+        ("\n".join(f"{n} = 1" for n in ANSWERS).replace("dW1 = 1", "dW1 = [[1, 2], [3]]"), "equally long"),
+        ("x1 = [", "not valid TOML"),
+    ],
+    ids=["missing", "unknown", "not-a-number", "ragged-matrix", "bad-toml"],
+)
+def test_load_answers_names_the_file_and_the_problem(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / handcalc.ANSWERS_FILE
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"handcalc\.toml: ") as caught:
+        load_answers(path)
+    assert problem in str(caught.value)
+    with pytest.raises(ConfigError, match="cannot read the correct Section 1 values"):
+        load_answers(tmp_path / "absent.toml")

@@ -48,12 +48,21 @@ def _broken_submissions(folder: Path, solutions: Path) -> list[Path]:
         },
         "empty-module": {"toy_nn.ipynb": notebook, "hw3code/neural_net.py": ""},
         "no-notebook": {"hw3code/neural_net.py": module},
+        # Half an emoji, as JSON may spell it ("\ud83d"): valid JSON that UTF-8 cannot hold.
+        "lone-surrogate": {"toy_nn.ipynb": _with_text(notebook, "Good luck \ud83d!"), "hw3code/neural_net.py": module},
     }
     for student, files in made.items():
         for name, text in files.items():
             (folder / student / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / student / name).write_text(text)
     return [folder / student for student in made]
+
+
+def _with_text(notebook: str, text: str) -> str:
+    """`notebook` (JSON) with `text` added to its first cell, escaped as json.dumps does."""
+    data = json.loads(notebook)
+    data["cells"][0]["source"] = [*data["cells"][0]["source"], "\n", text]
+    return json.dumps(data)
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +211,12 @@ def test_a_broken_submission_is_graded_as_far_as_possible_with_a_precise_message
     result = results[student]
     assert any(re.search(problem, p) for p in result.problems), result.problems
     assert result.score < results["good"].score
+
+
+def test_a_notebook_with_half_an_emoji_is_graded_whole(results):
+    result = results["lone-surrogate"]
+    assert any("unpaired UTF-16 surrogates), replaced by �" in p for p in result.problems), result.problems
+    assert (result.score, result.harness_failed) == (results["good"].score, False)
 
 
 def test_a_missing_notebook_still_gets_its_module_graded(results):

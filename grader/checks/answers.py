@@ -13,8 +13,8 @@ from nbformat import NotebookNode
 from ..notebooks import answer_role
 from ..results import CheckResult
 from ..rubric import CheckSpec
-from .base import Context, Evidence, Item, outcome
-from .handcalc import BACKWARD, FORWARD, Quantity, grade_answer, read_numbers
+from .base import Context, Evidence, Item, hidden_skipped, outcome
+from .handcalc import BACKWARD, FORWARD, Quantity, grade_answer, read_numbers, with_answers
 
 __all__ = ["CHECKS", "answer_text", "has_numbers"]
 
@@ -71,11 +71,17 @@ def has_numbers(text: str) -> bool:
 
 
 def _handcalc(spec: CheckSpec, evidence: Evidence, context: Context, quantities: tuple[Quantity, ...]) -> CheckResult:
+    if not context.answers:  # a self-check: the correct values stay with the solution
+        return hidden_skipped(spec)
     text = answer_text(evidence.notebook, context.starter_notebook, spec.id)
     if not text:
         return outcome(spec, [], "no answer found in the notebook")
-    results = grade_answer(text, quantities, rtol=spec.tolerance or 0.01)
-    items = [Item(r.quantity.label, r.correct, r.quantity.expected, r.found, r.message, hidden=True) for r in results]
+    results = grade_answer(text, with_answers(quantities, context.answers), rtol=spec.tolerance or 0.01)
+    # The values as numbers (the report shows differences and marks wrong entries); the
+    # message keeps them as the student wrote them.
+    items = [
+        Item(r.quantity.label, r.correct, r.quantity.expected, r.found_values, r.message, hidden=True) for r in results
+    ]
     right = sum(r.correct for r in results)
     # The message reaches students (Gradescope shows it): it must not give the answers away.
     wrong = "; ".join(r.verdict for r in results if not r.correct)

@@ -94,6 +94,7 @@ class Context:
     starter_module: str | None = None
     split: PreparedSplit | None = None
     probe_inputs: Mapping[str, ProbeSpec] = field(default_factory=dict)  # by probe name
+    answers: Mapping[str, Any] = field(default_factory=dict)  # Section 1's values; none in a self-check
 
 
 CheckFn = Callable[[CheckSpec, Evidence, Context], CheckResult]

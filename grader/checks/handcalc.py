@@ -1,11 +1,11 @@
 """Section 1 (hand calculation): read the numbers out of a student's answer and mark each quantity.
 
 Students answer in Markdown cells, in every style: plain text, inline or display LaTeX,
-``\\boxed{}``, ``bmatrix``, ``6.68 \\times 10^{-4}``, decimal commas (``0,5933``), bullets, whole
+``\\boxed{}``, ``bmatrix``, ``1.23 \\times 10^{-4}``, decimal commas (``0,4321``), bullets, whole
 lines of work before the result. Reading one answer is five steps, in this order in the file:
 
 1. ``_normalise``: LaTeX and unicode into one plain form. Matrices become nested ``[..]`` lists,
-   ``\\frac{a}{b}`` becomes ``(a)/(b)``, scientific notation becomes ``6.68e-4``, ``\\boxed{..}``
+   ``\\frac{a}{b}`` becomes ``(a)/(b)``, scientific notation becomes ``1.23e-4``, ``\\boxed{..}``
    becomes ``⟦..⟧`` and every super/subscript becomes ``^{..}`` / ``_{..}``, so that the digits
    of ``x^{(2)}`` or ``W_{11}`` are never read as values.
 2. ``_label_spans``: where each quantity is named (``∂l/∂W^{2}``, ``x1``, ``loss`` ...).
@@ -15,26 +15,33 @@ lines of work before the result. Reading one answer is five steps, in this order
 5. ``_judge``: the chosen value against the correct one, with a relative tolerance.
 
 A quantity whose label cannot be found is still right when its correct value is an
-*unlabelled final value* (``δ⁽²⁾ = 0.1385`` answers ∂l/∂b⁽²⁾), and a vector may be written
-entry by entry after its label (``h1 = 0.5933, h2 = 0.5969``). A value written for another
+*unlabelled final value* (``δ⁽²⁾ = 0.1234`` answers ∂l/∂b⁽²⁾), and a vector may be written
+entry by entry after its label (``h1 = 0.4321, h2 = 0.4567``). A value written for another
 quantity, or used as an operand in the work, never counts.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TypeAlias
 
+from ..errors import ConfigError
+from ..rubric import read_toml
+
 __all__ = [
+    "ANSWERS_FILE",
     "BACKWARD",
     "FORWARD",
     "Number",
     "Quantity",
     "QuantityResult",
     "grade_answer",
+    "load_answers",
     "read_numbers",
+    "with_answers",
 ]
 
 Expected: TypeAlias = "float | tuple[float, ...] | tuple[tuple[float, ...], ...]"
@@ -44,7 +51,7 @@ Expected: TypeAlias = "float | tuple[float, ...] | tuple[tuple[float, ...], ...]
 class Number:
     """One number as the student wrote it."""
 
-    text: str  # as written, normalised: "6.68e-4" for "6.68 \times 10^{-4}", "-" for "−"
+    text: str  # as written, normalised: "1.23e-4" for "1.23 \times 10^{-4}", "-" for "−"
     value: float
     sig_digits: int  # significant digits written: "0.00522" has 3, "0.60" has 2
     pos: int  # offset into the normalised text
@@ -56,16 +63,20 @@ Found: TypeAlias = "Number | tuple[Found, ...]"
 
 @dataclass(frozen=True)
 class Quantity:
-    """One value Section 1 asks for: what it is called, its correct value, how students label it."""
+    """One value Section 1 asks for: what it is called, how students label it, its correct value.
+
+    The correct values are not part of this package (students install it for `grader check`):
+    they come from the solution's `handcalc.toml` through `load_answers` and `with_answers`.
+    """
 
     name: str  # stable id: "x1", "db2"
     label: str  # for people: "x⁽¹⁾", "∂l/∂b⁽²⁾"
-    expected: Expected  # a float, a vector or a matrix (rows of the matrix)
     patterns: tuple[str, ...]  # regexes over the normalised text that name this quantity
+    expected: Expected | None = None  # a float, a vector or a matrix (rows of the matrix)
 
     @property
     def expected_text(self) -> str:
-        """The correct value to 5 significant digits: ``[0.59327, 0.59688]``."""
+        """The correct value to 5 significant digits: ``[0.43210, 0.45670]``."""
         return _render(self.expected)
 
 
@@ -77,7 +88,7 @@ class QuantityResult:
     found: str | None  # the value as written ("[0.0986, 0.0992]"), None when nothing was found
     found_values: float | tuple | None
     correct: bool
-    message: str  # one line for the TA, with the correct value: "0.1662 ≠ 0.13850 (20% off)"
+    message: str  # one line for the TA, with the correct value: "0.1481 ≠ 0.12340 (20% off)"
     where: str = ""  # "after its label", "boxed after its label", "unlabelled final value"
     problem: str = ""  # what is wrong, without the correct value: "is transposed", "is wrong"
 
@@ -127,7 +138,7 @@ def _matrix(m: re.Match[str]) -> str:
 
 
 def _scale(m: re.Match[str]) -> str:
-    """``[6.68, 13.4] \\times 10^{-4}``: the power of ten goes into every entry."""
+    """``[1.23, 4.56] \\times 10^{-4}``: the power of ten goes into every entry."""
     power = int(next(g for g in m.groups()[1:7] if g))
     one = lambda n: f"{n[1]}e{power + int(n[2] or 0)}"  # noqa: E731
     return re.sub(rf"(?<![\w.])({_NUM})(?:[eE]([-+]?\d+))?", one, m[1] or m[8])
@@ -224,19 +235,22 @@ _X2 = (_BARE + _sym("x|a", 2), r"ŷ|y_\{(?:hat|pred)\}|\byhat\b", _OUTPUT)
 _L = (_BARE + r"[lLJ](?:\s*\([^()=\n]*\))?(?![\w'])", r"(?<![A-Za-z])E_\{total\}", _LOSS_WORDS)
 
 FORWARD: tuple[Quantity, ...] = (
-    Quantity("x1", "x⁽¹⁾", (0.59327, 0.59688), _X1),
-    Quantity("x2", "x⁽²⁾", 0.75137, _X2),
-    Quantity("loss", "l", 0.27481, _L),
+    Quantity("x1", "x⁽¹⁾", _X1),
+    Quantity("x2", "x⁽²⁾", _X2),
+    Quantity("loss", "l", _L),
 )
 """Section 1.3.1, the forward pass: hidden activations, output, loss."""
 
 BACKWARD: tuple[Quantity, ...] = (
-    Quantity("dW2", "∂l/∂W⁽²⁾", (0.08217, 0.08267), _grad("W|w", 2)),
-    Quantity("db2", "∂l/∂b⁽²⁾", 0.13850, _grad("b", 2)),
-    Quantity("dW1", "∂l/∂W⁽¹⁾", ((0.0006684, 0.0013368), (0.0007498, 0.0014996)), _grad("W|w", 1)),
-    Quantity("db1", "∂l/∂b⁽¹⁾", (0.013368, 0.014996), _grad("b", 1)),
-)  # fmt: skip
+    Quantity("dW2", "∂l/∂W⁽²⁾", _grad("W|w", 2)),
+    Quantity("db2", "∂l/∂b⁽²⁾", _grad("b", 2)),
+    Quantity("dW1", "∂l/∂W⁽¹⁾", _grad("W|w", 1)),
+    Quantity("db1", "∂l/∂b⁽¹⁾", _grad("b", 1)),
+)
 """Section 1.3.2, the backward pass: the gradients, each the shape of its parameter."""
+
+ANSWERS_FILE = "handcalc.toml"
+"""The correct values, in the solution folder: `generate` never carries it into the starter."""
 
 
 def _label_spans(text: str, quantities: Sequence[Quantity]) -> list[tuple[int, int, str | None]]:
@@ -303,7 +317,7 @@ def _lex(text: str, spans: list[tuple[int, int, str | None]]) -> list[_Item]:
             boxed = max(0, boxed + (1 if tok == "⟦" else -1))
         elif kind == "num":
             items.append(_Item("value", tok, _number(tok, m.start(), boxed > 0)))
-        elif kind == "word":  # "is" relates, "and" lists ("0.5933 and 0.5969"), "exp" computes
+        elif kind == "word":  # "is" relates, "and" lists ("0.4321 and 0.4567"), "exp" computes
             kind = "rel" if _REL_WORDS.fullmatch(tok) else "sep" if tok.lower() == "and" else "word"
             kind = "op" if _FUNCTIONS.fullmatch(tok) else kind
             items.append(_Item("ident" if len(tok) == 1 or tok[-1].isdigit() else kind, tok))
@@ -364,8 +378,8 @@ class _Segment:
     kind: str  # "value", "label" (only labels and prose), "other" (an expression, an unknown name)
     labels: tuple[str | None, ...] = ()  # labels before the value
     value: Found | None = None
-    tail_labels: tuple[str | None, ...] = ()  # labels after it: "0.275, x2 = ..."
-    tail_symbol: bool = False  # a symbol after it: "[0.593, 0.597], z2 = ..."
+    tail_labels: tuple[str | None, ...] = ()  # labels after it: "0.321, x2 = ..."
+    tail_symbol: bool = False  # a symbol after it: "[0.432, 0.457], z2 = ..."
 
 
 def _classify(seg: list[_Item]) -> _Segment:
@@ -381,10 +395,10 @@ def _classify(seg: list[_Item]) -> _Segment:
         return _Segment("other")
     values, i = [seg[i].payload], i + 1
     while i + 1 < len(seg) and seg[i].kind == "sep" and seg[i + 1].kind == "value":
-        values, i = [*values, seg[i + 1].payload], i + 2  # "x1 ≈ 0.593, 0.597"
+        values, i = [*values, seg[i + 1].payload], i + 2  # "x1 ≈ 0.432, 0.457"
     tail = seg[i + 1 :] if i < len(seg) and seg[i].text == "^{T}" else seg[i:]
-    # A value followed directly by an operator or a symbol is an operand ("0.1385 * x1",
-    # "0.1385 x^{1}"); after a comma, a word or a parenthesised remark it is a result.
+    # A value followed directly by an operator or a symbol is an operand ("0.1234 * x1",
+    # "0.1234 x^{1}"); after a comma, a word or a parenthesised remark it is a result.
     remark = tail and tail[0].text == "(" and any(t.kind == "word" for t in tail)
     if tail and tail[0].kind not in ("sep", "word") and not remark:
         return _Segment("other")
@@ -417,7 +431,7 @@ def _attribute(items: list[_Item]) -> list[_Candidate]:
             if s.kind == "label":
                 subject, pending = s.labels[-1], None
                 continue
-            if s.labels:  # "x1 [0.593, 0.597]": a label and its value without a relation
+            if s.labels:  # "x1 [0.432, 0.457]": a label and its value without a relation
                 subject, pending = s.labels[-1], None
             if pending:  # more after a value: that value was not the result
                 pending.final, pending = False, None
@@ -445,7 +459,7 @@ def _leaves(value: Found | float | tuple) -> list:
 
 
 def _squeeze(value: Found) -> Found:
-    """``[0.275]`` is 0.275, ``[[0.593], [0.597]]`` is a vector."""
+    """``[0.321]`` is 0.321, ``[[0.432], [0.457]]`` is a vector."""
     if not isinstance(value, tuple):
         return value
     value = tuple(_squeeze(v) for v in value)
@@ -484,7 +498,7 @@ def _errors(found: Found, expected: Expected, rtol: float) -> list[tuple[float, 
     out = []
     for s, v in zip(_leaves(found), _leaves(expected), strict=True):
         off = abs(s.value - v) / abs(v) if v else abs(s.value)  # absolute when 0 is expected
-        if s.sig_digits < 2:  # "0.6" for 0.59327 is a guess, not a calculation
+        if s.sig_digits < 2:  # "0.4" for 0.43210 is a guess, not a calculation
             out.append((off, f"has only {s.sig_digits} significant digit"))
         else:
             out.append((off, None if off <= rtol * (1 + 1e-9) else f"is {_pct(off)} off"))
@@ -535,8 +549,8 @@ def _judge(found: Found, q: Quantity, rtol: float) -> tuple[bool, str, str]:
 def _unlabelled(q: Quantity, eligible: list[_Candidate], rtol: float) -> Found | None:
     """The correct value of `q` among the unlabelled final values, if it is there.
 
-    Either one value (``δ⁽²⁾ = 0.1385``) or, for a vector or matrix, its entries as consecutive
-    scalar results (``∂l/∂W_{11} = 0.000668``, ``∂l/∂W_{12} = 0.00134``, ... in row order).
+    Either one value (``δ⁽²⁾ = 0.1234``) or, for a vector or matrix, its entries as consecutive
+    scalar results (``∂l/∂W_{11} = 0.000123``, ``∂l/∂W_{12} = 0.000246``, ... in row order).
     """
     for c in eligible:
         if _judge(c.value, q, rtol)[0]:
@@ -566,7 +580,7 @@ def _grade_one(q: Quantity, found: list[_Candidate], rtol: float) -> QuantityRes
         # x_2 = 0.1 is the input's second entry, not x⁽²⁾: given data never answers anything.
         given = all(n.value in _GIVEN for n in _leaves(pick.value))
         if verdict[0] or ((pick.boxed or pick.final) and not given):
-            # "h1 = 0.5933, h2 = 0.5969": the label names the first entry; the rest follow it.
+            # "h1 = 0.4321, h2 = 0.4567": the label names the first entry; the rest follow it.
             after = [c for c in found[found.index(pick) + 1 :] if c.subject is None and (c.final or c.boxed)]
             entries = None if verdict[0] or _shape(pick.value) else _unlabelled(q, [pick, *after], rtol)
             if entries is not None:
@@ -589,7 +603,7 @@ def _grade_one(q: Quantity, found: list[_Candidate], rtol: float) -> QuantityRes
 def read_numbers(text: str) -> list[Number]:
     """Every number in an answer, in order, as values: not the digits of labels and list items.
 
-    ``x^{(2)} ≈ 0.751`` gives one number, 0.751; ``6.68 \\times 10^{-4}`` gives 0.000668. An
+    ``x^{(2)} ≈ 0.432`` gives one number, 0.432; ``1.23 \\times 10^{-4}`` gives 0.000123. An
     empty list is what the "Section 1 answer has no numbers" warning looks for.
     """
     canon = _normalise(text)
@@ -603,6 +617,47 @@ def grade_answer(text: str, quantities: Sequence[Quantity], rtol: float = 0.01) 
     A student value s matches the correct v when ``|s - v| <= rtol * |v|`` and s is written with at
     least 2 significant digits; vectors must be in order and matrices the right way round.
     """
+    unanswered = [q.name for q in quantities if q.expected is None]
+    if unanswered:
+        raise ValueError(f"no correct value for {', '.join(unanswered)}: see with_answers")
     canon = _normalise(text)
     found = _attribute(_lex(canon, _label_spans(canon, quantities)))
     return tuple(_grade_one(q, found, rtol) for q in quantities)
+
+
+def load_answers(path: Path) -> dict[str, Expected]:
+    """The correct value of every Section 1 quantity, by name, from the solution's ANSWERS_FILE.
+
+    A ConfigError names the file and the key when one is missing, unknown or not a number, a
+    list of numbers or a list of equally long rows of numbers.
+    """
+    data = read_toml(path, "the correct Section 1 values")
+    names = [q.name for q in FORWARD + BACKWARD]
+    unknown, missing = sorted(set(data) - set(names)), [n for n in names if n not in data]
+    if unknown or missing:
+        problems = [f"unknown key(s) {', '.join(unknown)}"] * bool(unknown)
+        problems += [f"missing {', '.join(missing)}"] * bool(missing)
+        raise ConfigError(f"{path}: {'; '.join(problems)} (one key per quantity: {', '.join(names)})")
+    return {name: _answer(data[name], f"{path}: {name}") for name in names}
+
+
+def _answer(value: object, where: str) -> Expected:
+    def number(v: object) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}: {v!r} is not a number")
+        return float(v)
+
+    if not isinstance(value, list):
+        return number(value)
+    if value and all(isinstance(row, list) for row in value):
+        if len({len(row) for row in value}) != 1:  # type: ignore[arg-type]
+            raise ConfigError(f"{where}: the rows of a matrix must be equally long")
+        return tuple(tuple(number(v) for v in row) for row in value)  # type: ignore[union-attr]
+    if not value:
+        raise ConfigError(f"{where}: an empty list is no value")
+    return tuple(number(v) for v in value)
+
+
+def with_answers(quantities: Sequence[Quantity], answers: Mapping[str, Expected]) -> tuple[Quantity, ...]:
+    """`quantities` carrying their correct values from `answers` (as `load_answers` reads them)."""
+    return tuple(replace(q, expected=answers[q.name]) for q in quantities)

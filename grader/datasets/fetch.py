@@ -69,6 +69,18 @@ def _unpack(archive: Path, staging: Path) -> None:
         raise DataError(f"{archive}: not a readable .tar.gz ({exc})") from exc
 
 
+def _scratch(dest: Path) -> tempfile.TemporaryDirectory[str]:
+    """A scratch folder inside `dest` (the data set moves out of it by a rename); DataError
+    naming `dest` when that is not a folder one can write to."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(dir=dest, prefix=".fetch-")
+    except OSError as err:
+        raise DataError(
+            f"cannot put CIFAR-10 in {dest}: {err.strerror or err}; choose a writable folder (not a file) for --dest"
+        ) from err
+
+
 def fetch_cifar(
     dest: Path,
     *,
@@ -84,8 +96,7 @@ def fetch_cifar(
     fails, the MD5 differs from `md5`, or the archive is not the CIFAR-10 one.
     """
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest, prefix=".fetch-") as tmp:
+    with _scratch(dest) as tmp:
         archive = Path(tarball) if tarball else Path(tmp) / "cifar-10-python.tar.gz"
         if tarball is None:
             report(f"downloading {url} ...")

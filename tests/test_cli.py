@@ -1,0 +1,74 @@
+"""`grader grade` as an instructor runs it: a real process, its output and its exit status."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def grader(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`python -m grader ARGS` from the checkout, as a separate process."""
+    command = [sys.executable, "-m", "grader", *map(str, args)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--timeout", "-5"], "argument --timeout: must be above 0, not -5"),
+        (["--memory-mb", "lots"], "argument --memory-mb: not a number: 'lots'"),
+        (["-j", "0"], "argument -j/--jobs: must be above 0, not 0"),
+        (["--cifar-dir", "{tmp}"], "no CIFAR-10 data here (missing data_batch_1"),
+    ],
+    ids=["negative-timeout", "memory-not-a-number", "no-jobs", "cifar-dir-without-data"],
+)
+def test_a_wrong_option_exits_2_naming_it(tmp_path: Path, options: list[str], message: str) -> None:
+    (tmp_path / "alice").mkdir()
+    options = [o.format(tmp=tmp_path) for o in options]
+    ran = grader("grade", tmp_path / "alice", "--out", tmp_path / "out", *options)
+    assert ran.returncode == 2, ran.stderr
+    assert message in ran.stderr
+    assert not (tmp_path / "out").exists()  # nothing graded, nothing written
+
+
+def test_a_submission_path_that_does_not_exist_exits_2(tmp_path: Path) -> None:
+    ran = grader("grade", tmp_path / "nowhere", "--out", tmp_path / "out")
+    assert ran.returncode == 2 and f"{tmp_path / 'nowhere'}: no such file or folder" in ran.stderr
+
+
+def test_grading_a_class_prints_progress_and_a_table_and_resumes(tmp_path: Path) -> None:
+    good, broken = tmp_path / "class" / "good", tmp_path / "class" / "broken"
+    for folder in (good, broken):
+        (folder / "hw3code").mkdir(parents=True)
+        (folder / "hw3code" / "neural_net.py").write_bytes((REPO / "solutions/hw3code/neural_net.py").read_bytes())
+    (good / "toy_nn.ipynb").write_bytes((REPO / "solutions/toy_nn.ipynb").read_bytes())
+    (broken / "toy_nn.ipynb").write_text('{"cells": [', encoding="utf-8")
+    out = tmp_path / "out"
+    options = ["--out", out, "--cache", tmp_path / "cache", "-j", "2", "--cell-timeout", "120"]
+
+    first = grader("grade", tmp_path / "class", *options)
+    assert first.returncode == 0, first.stderr
+    progress = [line for line in first.stderr.splitlines() if line.startswith("[")]
+    assert len(progress) == 2 and progress[-1].startswith("[########################] 2/2 ")
+    assert "graded 2 submission(s)" in first.stdout and "(0 unchanged and kept)" in first.stdout
+    lines = first.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("student "))
+    assert [lines[header + 2].split()[0], lines[header + 4].split()[0]] == ["broken", "good"]
+    assert lines[header + 3].startswith("  ! toy_nn.ipynb: not a notebook")  # its problem, under it
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert set(rows) == {"good", "broken"}
+    assert float(rows["good"]["total"]) > float(rows["broken"]["total"]) > 0  # the module still counts
+    assert "invalid JSON" in (out / "broken" / "grading.log").read_text(encoding="utf-8")
+
+    again = grader("grade", tmp_path / "class", *options)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("(unchanged, kept)") == 2 and "(2 unchanged and kept)" in again.stdout
