@@ -155,8 +155,9 @@ def _probe(bwrap: str | None, setpriv: str | None, as_root: bool) -> tuple[bool,
                 [sys.executable, "-c", "pass"], Path(tmp), (), Limits(timeout=60), {},
                 DEFAULT_UID, (bwrap, setpriv or ""), None, None,
             )  # fmt: skip
-        except SandboxError as e:  # (as root bwrap needs no user namespace: no hint then)
-            return False, f"bwrap does not work here{'' if as_root else f' ({_USERNS_HINT})'}: {e}"
+        except SandboxError as e:  # the hint only where bwrap says user namespaces failed it
+            userns = "uid map" in str(e) or "namespace" in str(e).lower()
+            return False, f"bwrap does not work here{f' ({_USERNS_HINT})' if userns else ''}: {e}"
     if result.returncode != 0:
         return False, f"bwrap does not work here: {result.stderr_tail.strip()[-500:]}"
     return True, ""
