@@ -67,6 +67,8 @@ class Submission:
 
 def _safe_id(raw: str) -> str:
     cleaned = _SAFE_ID.sub("_", raw.strip()).strip("._")
+    if cleaned.lower().endswith((".html", ".csv")):  # OUT/<id> beside OUT/index.html, gradebook.csv ...
+        cleaned = cleaned.replace(".", "_")
     return cleaned or "unnamed"
 
 

@@ -275,6 +275,8 @@ def test_duplicate_ids_get_a_suffix_and_a_note(tmp_path: Path) -> None:
         pytest.param("...", "unnamed", id="only-dots"),
         pytest.param("alice@example.edu", "alice@example.edu", id="email-kept"),
         pytest.param("123-45+6.x", "123-45+6.x", id="safe-kept"),
+        pytest.param("index.html", "index_html", id="a-class-page-name"),
+        pytest.param("Gradebook.CSV", "Gradebook_CSV", id="a-class-file-name"),
     ],
 )
 def test_unsafe_characters_in_ids_are_sanitised(tmp_path: Path, raw: str, safe: str) -> None:
