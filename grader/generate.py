@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
+import nbformat
+
 from .checks.handcalc import ANSWERS_FILE
 from .errors import ConfigError
 from .fsutil import replace_dir
@@ -141,14 +143,49 @@ def check_assignment(solutions: Path, assignment: Path) -> list[StaleFile]:
         elif rel not in wanted:
             stale.append(StaleFile(rel, "extra", ""))
         elif present[rel].read_bytes() != wanted[rel]:
-            stale.append(StaleFile(rel, "differs", _text_diff(rel, present[rel].read_bytes(), wanted[rel])))
+            old, new, label = present[rel].read_bytes(), wanted[rel], f"{assignment.name}/{rel}"
+            diff = _notebook_diff(label, old, new) if rel.endswith(".ipynb") else None
+            if diff is None:
+                diff = _text_diff(label, f"generated/{rel}", old, new)
+            stale.append(StaleFile(rel, "differs", diff))
     return stale
 
 
-def _text_diff(rel: str, old: bytes, new: bytes) -> str:
+def _text_diff(old_label: str, new_label: str, old: bytes, new: bytes) -> str:
     try:
         old_lines = old.decode("utf-8").splitlines(keepends=True)
         new_lines = new.decode("utf-8").splitlines(keepends=True)
     except UnicodeDecodeError:
         return ""
-    return "".join(difflib.unified_diff(old_lines, new_lines, f"assignment/{rel}", f"generated/{rel}"))
+    if old_lines and not old_lines[-1].endswith("\n"):  # the diff of a cell's source stays readable
+        old_lines[-1] += "\n"
+    if new_lines and not new_lines[-1].endswith("\n"):
+        new_lines[-1] += "\n"
+    return "".join(difflib.unified_diff(old_lines, new_lines, old_label, new_label))
+
+
+def _notebook_diff(label: str, old: bytes, new: bytes) -> str | None:
+    """Cell by cell: each changed cell's source as a diff, named by its number and id; other
+    changes (outputs, metadata, added or removed cells) in one line each. None when either
+    side is not a readable notebook (the caller diffs the JSON instead)."""
+    try:
+        old_nb, new_nb = (nbformat.reads(b.decode("utf-8"), as_version=4) for b in (old, new))
+    except Exception:  # nbformat raises many types for malformed documents
+        return None
+    old_cells = {c.get("id"): (i, c) for i, c in enumerate(old_nb.cells)}
+    new_ids = {c.get("id") for c in new_nb.cells}
+    extra = [(i, cid) for cid, (i, _) in old_cells.items() if cid not in new_ids]
+    parts = [f"{label}: cell {i + 1} (id {cid}) should not be there\n" for i, cid in extra]
+    for index, cell in enumerate(new_nb.cells):
+        where = f" cell {index + 1} (id {cell.get('id')})"
+        if cell.get("id") not in old_cells:
+            parts.append(f"{label}:{where} is missing\n")
+            continue
+        was = old_cells[cell.get("id")][1]
+        if was.source != cell.source:
+            parts.append(_text_diff(f"{label}{where}", f"generated{where}", was.source.encode(), cell.source.encode()))
+        elif was != cell:
+            parts.append(f"{label}:{where}: its outputs, metadata or position differ\n")
+    if not parts and old_nb.metadata != new_nb.metadata:
+        parts.append(f"{label}: the notebook's metadata differs\n")
+    return "".join(parts) or f"{label}: the JSON is formatted differently (run `grader generate`)\n"

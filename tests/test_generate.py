@@ -176,6 +176,28 @@ def test_check_finds_a_stale_starter(
     assert "1 file(s)" in err and "run `grader generate`" in err
 
 
+def test_a_stale_notebook_is_shown_cell_by_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    starter = tmp_path / "starter"  # not named assignment: the diff says which folder it read
+    generate_assignment(SOLUTIONS, starter)
+    nb = nbformat.read(starter / NOTEBOOK, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if c.id == "toy-loss")
+    nb.cells[index].source = nb.cells[index].source.replace("reg=0.05", "reg=0.1")
+    nb.cells[1].metadata["tags"] = ["changed"]
+    del nb.cells[-1]
+    nbformat.write(nb, starter / NOTEBOOK)
+
+    assert main(["generate", "--check", "--solution", str(SOLUTIONS), "--assignment", str(starter)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    where = f"cell {index + 1} (id toy-loss)"
+    header = lines.index(f"--- starter/{NOTEBOOK} {where}")
+    assert lines[header + 1] == f"+++ generated {where}"
+    assert "-loss, _ = net.loss(X, y, reg=0.1)" in lines and "+loss, _ = net.loss(X, y, reg=0.05)" in lines
+    assert f"starter/{NOTEBOOK}: cell 2 (id {nb.cells[1].id}): its outputs, metadata or position differ" in lines
+    last = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells[-1]
+    assert f"starter/{NOTEBOOK}: cell {len(nb.cells) + 1} (id {last.id}) is missing" in lines
+    assert not any(line.lstrip("+- ").startswith('"cell_type"') for line in lines)  # no raw JSON
+
+
 def test_check_ignores_caches_and_the_unpacked_data_set(tmp_path: Path) -> None:
     """What a TA's test run leaves in assignment/ (caches, data/datasets/) is not stale."""
     assignment = tmp_path / "assignment"
