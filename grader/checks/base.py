@@ -30,6 +30,7 @@ __all__ = [
     "hidden_skipped",
     "outcome",
     "rel_error",
+    "why_not_compared",
 ]
 
 
@@ -161,6 +162,19 @@ def hidden_skipped(spec: CheckSpec) -> CheckResult:
     return outcome(spec, [], "hidden check: runs when your work is graded", status="skipped", fraction=0.0)
 
 
+def why_not_compared(item: Item) -> str:
+    """What a student may read about a wrong hidden item: why it could not be compared
+    (" (ValueError: ...)"), never by how much it differs; "" when it was compared."""
+    if item.observed is None:  # the probe raised or returned nothing: the error says why
+        return f" ({item.note})" if item.note else ""
+    if item.expected is None:
+        return f" (wrong shape: {np.shape(item.observed)})"
+    return ""
+
+
 def rel_error(x: np.ndarray, y: np.ndarray) -> float:
-    """The notebook's relative error: max |x - y| / max(1e-8, |x| + |y|)."""
+    """The notebook's relative error: max |x - y| / max(1e-8, |x| + |y|); inf when either
+    holds a value that is not finite (an overflow is as wrong as can be)."""
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        return float("inf")
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)), initial=0.0))

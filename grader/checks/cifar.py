@@ -67,7 +67,8 @@ def _missing_net(spec: CheckSpec, evidence: Evidence, name: str) -> CheckResult:
     why = harvest.notes.get(name, "missing") if harvest else evidence.run_problem or "the notebook did not finish"
     failing = _cells_about(evidence, name)[:2]
     message = f"no usable {name}: {why}" + (f"; {'; '.join(failing)}" if failing else "")
-    return outcome(spec, [Item(name, False, note=why)], message)
+    # A cell that raised or ran out of time is why: an error, as for a probe that did.
+    return outcome(spec, [Item(name, False, note=why)], message, status="error" if failing else None)
 
 
 def _no_data(spec: CheckSpec) -> CheckResult:
@@ -171,14 +172,15 @@ def check_test(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckRe
         reported,
         f"the notebook's test_acc within {spec.tolerance:g} of best_net's, recomputed",
     )
+    failing = _cells_about(evidence, "test_acc")[:1] if reported is None else []
     if ok:
         message = f"test accuracy of best_net: {correct / total:.1%} ({correct}/{total})"
     elif reported is None:
-        failing = _cells_about(evidence, "test_acc")[:1]
         message = "the notebook left no test_acc" + (f"; {failing[0]}" if failing else "")
     else:
         message = f"the notebook's test_acc is {reported:g}, but best_net scores {correct / total:g} on the test set"
-    return outcome(spec, [item], message, expected=correct / total, observed=reported)
+    status = "error" if failing else None  # the cell that makes test_acc raised or ran out of time
+    return outcome(spec, [item], message, status=status, expected=correct / total, observed=reported)
 
 
 CHECKS = {

@@ -15,7 +15,7 @@ from ..probes import ProbeOutcome
 from ..results import CheckResult
 from ..rubric import CheckSpec
 from . import netmath
-from .base import Context, Evidence, Item, hidden_skipped, outcome, rel_error
+from .base import Context, Evidence, Item, hidden_skipped, outcome, rel_error, why_not_compared
 
 __all__ = ["CHECKS"]
 
@@ -45,16 +45,6 @@ def _shape_note(array: np.ndarray, shape: tuple[int, ...]) -> str:
     return "" if array.shape == shape else f"shape {array.shape}, expected {shape}"
 
 
-def _why(item: Item) -> str:
-    """What a student may read about a wrong hidden item: why it could not be compared,
-    never by how much it differs."""
-    if item.observed is None:  # the probe raised or returned nothing: the error says why
-        return f" ({item.note})" if item.note else ""
-    if item.expected is None:
-        return f" (wrong shape: {np.shape(item.observed)})"
-    return ""
-
-
 def _compare(label: str, observed: np.ndarray | None, expected: np.ndarray, tol: float) -> Item:
     """A hidden item: relative error against the reference within `tol`."""
     if observed is None:
@@ -81,22 +71,25 @@ def _comparisons(evidence: Evidence, reference: Evidence, pairs: list[tuple[str,
     return items
 
 
-def _agreement(spec: CheckSpec, items: list[Item]) -> CheckResult:
-    """The hidden check's result: the share of items that agree, and the first that does not."""
+def _agreement(spec: CheckSpec, items: list[Item], probes: list[ProbeOutcome]) -> CheckResult:
+    """The hidden check's result: the share of items that agree, and the first that does not;
+    an error when every probe it rests on raised or ran out of time."""
     wrong = [i for i in items if not i.ok]
     message = f"{len(items) - len(wrong)}/{len(items)} agree with the reference"
     if wrong:
         # The label only: a hidden item's note (its relative error, say) would let a
         # student work the reference's value out from their own.
-        message += f"; first difference: {wrong[0].label}" + _why(wrong[0])
-    return outcome(spec, items, message)
+        message += f"; first difference: {wrong[0].label}" + why_not_compared(wrong[0])
+    crashed = all(p.status in ("error", "timeout") for p in probes)
+    return outcome(spec, items, message, status="error" if crashed else None)
 
 
 def _hidden_items(spec: CheckSpec, evidence: Evidence, context: Context, pairs: list[tuple[str, str]]) -> CheckResult:
     """Compare output `key` of each (probe, key) with the reference's (skipped without one)."""
     if context.reference is None:
         return hidden_skipped(spec)
-    return _agreement(spec, _comparisons(evidence, context.reference, pairs, spec.tolerance))
+    probes = [evidence.probe(name) for name in dict.fromkeys(name for name, _ in pairs)]
+    return _agreement(spec, _comparisons(evidence, context.reference, pairs, spec.tolerance), probes)
 
 
 def check_scores(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:
@@ -193,7 +186,9 @@ def check_train(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckR
             f"below {spec.tolerance:g} passes",
         )
     )
-    if abs(final - SEED_FINAL_TRAINING_LOSS) < 1e-9:
+    if history.size != 100:
+        message = f"{history.size} losses recorded, not one per iteration (100); final training loss {final:.6g}"
+    elif abs(final - SEED_FINAL_TRAINING_LOSS) < 1e-9:
         message = f"final training loss {final!r}: exactly the notebook's"
     else:
         message = (
@@ -242,7 +237,7 @@ def check_train_hidden(spec: CheckSpec, evidence: Evidence, context: Context) ->
                 hidden=True,
             )
         )
-    return _agreement(spec, items)
+    return _agreement(spec, items, [evidence.probe("hidden-train-exact"), probe])
 
 
 CHECKS = {
