@@ -176,6 +176,24 @@ def test_load_cifar_reads_an_independent_python2_style_pickle(tmp_path, bytes_ke
     assert X_test[0, 0, 1].tolist() == [rows[0, 1], rows[0, 1024 + 1], rows[0, 2048 + 1]]
 
 
+def _py2_rows(batch: int) -> np.ndarray:
+    """The rows tests/files/py2-cifar/make.py2 wrote into batch `batch` (0-based)."""
+    return np.stack([(np.arange(3072) * (2 * batch + r + 1) + 7 * batch) % 256 for r in range(2)]).astype(np.uint8)
+
+
+def test_load_cifar_reads_batches_written_by_python_2():
+    """Real Python 2.7 cPickle files (keys as byte strings, data as a BINSTRING): the official format."""
+    folder = ROOT / "tests" / "files" / "py2-cifar"
+    assert (folder / "test_batch").read_bytes()[:2] == b"\x80\x02"  # protocol 2, as cPickle wrote it
+    X_train, y_train, X_test, y_test = data_utils.load_CIFAR10(str(folder))
+    expected = np.concatenate([_py2_rows(b) for b in range(5)])  # data_batch_1 first, in order
+    planes = expected.reshape(10, 3, 32, 32).transpose(0, 2, 3, 1)  # R, G, B planes -> HWC
+    np.testing.assert_array_equal(X_train, planes.astype(np.float64))
+    assert y_train.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    np.testing.assert_array_equal(X_test, _py2_rows(5).reshape(2, 3, 32, 32).transpose(0, 2, 3, 1))
+    assert y_test.tolist() == [0, 1]
+
+
 def test_visualize_grid_tiles_and_scales_each_image():
     images = np.stack([np.full((2, 2, 3), v, dtype=float) for v in (0.0, 5.0)])
     images[1, 0, 0] = 10.0

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from grader.datasets import synth
+from grader.datasets.cifar import read_batch
 from grader.datasets.synth import LABEL_NAMES, write_synthetic_cifar
 from grader.errors import DataError
 
@@ -177,3 +178,12 @@ def test_failure_midway_leaves_the_old_folder_and_no_staging(tmp_path, monkeypat
         write_synthetic_cifar(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [old.name]
     assert (old / "data_batch_1").read_bytes() == b"old"
+
+
+def test_the_graders_reader_takes_batches_written_by_python_2():
+    """tests/files/py2-cifar: written by Python 2.7's cPickle (see make.py2 there)."""
+    folder = ROOT / "tests" / "files" / "py2-cifar"
+    rows, labels = read_batch(folder / "data_batch_3")
+    expected = np.stack([(np.arange(3072) * (5 + r) + 14) % 256 for r in range(2)]).astype(np.uint8)
+    np.testing.assert_array_equal(rows, expected)
+    assert rows.dtype == np.uint8 and labels.tolist() == [4, 5]
