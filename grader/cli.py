@@ -8,10 +8,11 @@ configuration error, and a GraderError's own code for other harness failures.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from .errors import GraderError
 from .results import SubmissionResult
@@ -153,18 +154,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if batch.complete else 1
 
 
-def _paint(text: str, colour: str) -> str:
-    """`text` in an ANSI colour when stdout is a terminal."""
+def _paint(text: str, colour: str, stream: TextIO | None = None) -> str:
+    """`text` in an ANSI colour when `stream` (stdout) is a terminal, unless NO_COLOR is set to
+    anything but "" (https://no-color.org: a screen reader's or a log's choice wins)."""
     codes = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
-    return f"\033[{codes[colour]}m{text}\033[0m" if sys.stdout.isatty() else text
+    wanted = (stream or sys.stdout).isatty() and not os.environ.get("NO_COLOR")
+    return f"\033[{codes[colour]}m{text}\033[0m" if wanted else text
 
 
 _MARKS = {"passed": ("✔", "green"), "flagged": ("!", "yellow"), "skipped": ("-", "dim"), "partial": ("~", "yellow")}
 
 
 def _cell_progress(cell: CellRecord) -> None:
-    mark = {"ok": _paint("ok", "green"), "error": _paint("error", "red")}.get(
-        cell.status, _paint(cell.status, "yellow")
+    mark = {"ok": _paint("ok", "green", sys.stderr), "error": _paint("error", "red", sys.stderr)}.get(
+        cell.status, _paint(cell.status, "yellow", sys.stderr)
     )
     print(f"  cell {cell.index + 1:>2} {cell.cell_id:<28} {mark} ({cell.seconds:.1f} s)", file=sys.stderr, flush=True)
 

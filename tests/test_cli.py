@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import pty
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +74,34 @@ def test_grading_a_class_prints_progress_and_a_table_and_resumes(tmp_path: Path)
     again = grader("grade", tmp_path / "class", *options)
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("(unchanged, kept)") == 2 and "(2 unchanged and kept)" in again.stdout
+
+
+def _check_in_a_terminal(folder: Path, no_color: str | None) -> str:
+    """`grader check --quick` with its output on a pseudo-terminal, as a student runs it."""
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"PYTHONPATH": str(REPO)}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    primary, secondary = pty.openpty()
+    command = [sys.executable, "-m", "grader", "check", "--quick", str(folder)]
+    with subprocess.Popen(command, cwd=REPO, env=env, stdout=secondary, stderr=secondary):
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closes when the process ends
+                break
+            if not chunk:
+                break
+            output += chunk
+    os.close(primary)
+    return output.decode()
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("1", False), ("", True)])
+def test_grader_check_colours_a_terminal_unless_no_color(tmp_path: Path, no_color: str | None, coloured: bool) -> None:
+    """https://no-color.org: NO_COLOR set to anything but "" turns colour off, even on a terminal."""
+    shutil.copytree(REPO / "solutions", tmp_path / "work")
+    output = _check_in_a_terminal(tmp_path / "work", no_color)
+    assert "toy.scores" in output
+    assert ("\033[32m✔\033[0m" in output) is coloured and ("\033[" in output) is coloured

@@ -2,13 +2,15 @@
 
 Golden files pin what a report says for two stored results (see
 tests/files/golden/README.md). The student view is checked against every hidden
-expected value of the demo class. Headless Chromium opens the demo's reports from
-disk. A wheel built from the checkout renders reports with its own templates.
+expected value of the demo class, and its plots against the reference's arrays.
+Headless Chromium opens the demo's reports from disk, at desktop and phone width and
+as printed. A wheel built from the checkout renders reports with its own templates.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -23,11 +25,14 @@ import numpy as np
 import pytest
 
 from grader.report import rerender
-from grader.results import read_result
+from grader.report.render import ClassRow, render_class_summary, render_student_report
+from grader.results import CheckResult, read_result
+from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "files" / "golden"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+RUBRIC = load_rubric(ROOT / "solutions" / "rubric.toml")
 
 
 def _normalise(html: str) -> str:
@@ -95,6 +100,92 @@ def test_a_report_shows_errors_as_tracebacks_into_the_students_code(golden_out):
     html = (golden_out / "hardcoded-seed" / "report.html").read_text()
     assert "File /workspace/hw3code/neural_net.py:32, in MSE_loss(x, y)" in html
     assert '<h3>Cell 22 <span class="muted">toy-train</span>' in html
+
+
+def _images(html: str) -> list[str]:
+    """The embedded pictures of a page, in order."""
+    return re.findall(r'<img src="(data:image/png;base64,[^"]+)"', html)
+
+
+def _render(result, artifacts, reference, student_view: bool) -> str:
+    return render_student_report(
+        result, artifacts=artifacts, reference=reference, rule=RUBRIC.accuracy, title="t", student_view=student_view
+    )
+
+
+def test_the_student_view_draws_nothing_of_the_reference(golden_out):
+    # The reference's validation curve ends at cifar.baseline's hidden expected value; these
+    # reference arrays are unlike the student's, so any of them drawn changes the pictures.
+    result = read_result(golden_out / "forgot-half" / "results.json")
+    student = _plotted_arrays(1)
+    reference = {**_plotted_arrays(7), "baseline.val_acc_history": np.array([0.05, 0.12, 0.209, 0.5, 0.9])}
+    alone = _images(_render(result, student, {}, student_view=True))
+    assert len(alone) == 3  # curves, weights, rubric
+    assert _images(_render(result, student, reference, student_view=True)) == alone
+    # What `grader report --student-view` wrote, with the golden folder's reference arrays beside.
+    written = (golden_out / "forgot-half" / "student-report.html").read_text()
+    assert _images(written) == _images(_render(result, student, {}, student_view=True))
+    # The instructor's report does draw them: the comparison above can fail.
+    beside = _images(_render(result, student, reference, student_view=False))
+    assert beside[0] != alone[0] and beside[1] != alone[1] and beside[2] == alone[2]
+
+
+def test_without_a_best_net_no_weights_are_drawn(golden_out):
+    result = read_result(golden_out / "forgot-half" / "results.json")
+    student = {k: v for k, v in _plotted_arrays(1).items() if k != "best_net.grid"}
+    for student_view in (False, True):
+        html = _render(result, student, _plotted_arrays(0), student_view)
+        assert len(_images(html)) == 2 and "No first-layer weights to show" in html  # curves and rubric
+
+
+def test_numbers_that_cannot_be_drawn_cost_their_picture_not_the_report(golden_out):
+    result = read_result(golden_out / "forgot-half" / "results.json")
+    student = {**_plotted_arrays(1), "baseline.loss_history": np.array([1e308, -1e308])}
+    html = _render(result, student, _plotted_arrays(0), student_view=False)
+    assert len(_images(html)) == 2  # weights and rubric; the loss history has no axis range
+    assert "toy.loss" in html
+
+
+def test_the_rubric_marker_sits_where_the_exact_counts_put_it():
+    from grader.report.plots import rubric_point
+
+    rule = RUBRIC.accuracy  # min(floor(X - 23) / 22, 1)
+    assert rubric_point(rule, 0.29) == pytest.approx((29.0, 6 / 22))  # 0.29 * 100 < 29 in floats
+    # 869 of 3000 is 28.97%: 5 steps. Rounded to a count out of 1000 it would be 29% and 6.
+    assert rubric_point(rule, 869 / 3000)[1] == pytest.approx(5 / 22)
+    assert rubric_point(rule, 4499 / 10000)[1] == pytest.approx(21 / 22)
+    assert rubric_point(rule, 0.1)[1] == 0 and rubric_point(rule, 0.62)[1] == 1
+
+
+def test_a_deleted_cell_is_shown_once(golden_out):
+    result = read_result(golden_out / "forgot-half" / "results.json")
+    source = "stats['train_acc_history']\nplt.plot(stats['loss_history'])"
+    flagged = CheckResult(
+        id="integrity.cells",
+        name="Integrity: starter cells kept",
+        status="flagged",
+        score=0.0,
+        max_score=0.0,
+        message="1 starter code cell(s) deleted: cifar-baseline-history",
+        details=({"label": "cell cifar-baseline-history", "ok": False, "expected": source,
+                  "note": "deleted: stats['train_acc_history']"},),
+        public=True,
+    )  # fmt: skip
+    checks = tuple(flagged if c.id == "integrity.cells" else c for c in result.checks)
+    html = _render(dataclasses.replace(result, checks=checks), {}, {}, student_view=False)
+    section = html.split('id="integrity.cells"')[1].split("</section>")[0]
+    assert section.count("stats[&#39;train_acc_history&#39;]") == 1, section
+    assert section.count("cifar-baseline-history") == 2  # the message, the cell's heading
+
+
+def test_report_with_student_view_writes_both_reports(tmp_path):
+    out = _graded_folder(tmp_path / "out")
+    stale = out / "forgot-half" / "report.html"
+    stale.write_text("stale")
+    rerender(out, student_view=True)
+    for student in ("forgot-half", "hardcoded-seed"):
+        assert "instructor's report" in (out / student / "report.html").read_text()
+        assert "your report" in (out / student / "student-report.html").read_text()
 
 
 def test_student_content_is_escaped(tmp_path):
@@ -239,42 +330,109 @@ def test_a_bad_score_in_the_sheet_names_the_file_and_line(tmp_path):
         read_manual_scores(sheet)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+# At 390 px (a phone) the demo's tallest report is about 26,000 px: its content, every value
+# under its column's name. Notes and tracebacks squeezed into a narrow table column, a few
+# characters a line, made the same pages 85,000-87,000 px; 40,000 px fails that layout and
+# leaves room for the content to grow.
+PHONE_WIDTH, PHONE_MAX_HEIGHT = 390, 40_000
+PAPER_WIDTH = 700  # about the printable width of A4 or Letter at 96 px per inch
+# Every element's right edge, except inside the containers that scroll on purpose.
+_OVERFLOWING = """() => Array.from(document.body.querySelectorAll("*"))
+  .filter(e => !e.closest(".scroll, pre") && e.getBoundingClientRect().right > innerWidth + 0.5)
+  .map(e => e.tagName + "." + e.className)"""
+_CLIPPED = """() => Array.from(document.querySelectorAll(".scroll, pre"))
+  .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.tagName + "." + e.className)"""
+
+
+def _open(browser, path: Path, width: int, problems: list[str]):
+    """A page of `browser` showing `path`, its errors and requests collected into `problems`."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(("file:", "data:")) else problems.append(r.url))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page
+
+
+def _check_on_a_phone(page, name: str) -> None:
+    """Readable at 390 px: no long page of narrow columns, nothing wider than the screen."""
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < PHONE_MAX_HEIGHT, (name, height)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, name
+    assert page.evaluate(_OVERFLOWING) == [], name
+    narrow = page.eval_on_selector_all("td pre", "ps => ps.map(p => p.clientWidth).filter(w => w < 250)")
+    assert narrow == [], (name, narrow)  # a note or a traceback gets the screen's width
+
+
+def _check_printed(page, name: str) -> None:
+    """On paper: every comparison open (the page's beforeprint), nothing cut off at the right."""
+    page.emulate_media(media="print")
+    page.evaluate("dispatchEvent(new Event('beforeprint'))")
+    assert page.eval_on_selector_all("details:not([open])", "ds => ds.length") == 0, name
+    assert page.evaluate(_CLIPPED) == [] and page.evaluate(_OVERFLOWING) == [], name
+    page.evaluate("dispatchEvent(new Event('afterprint'))")
+
+
+def _check_sorting(browser, results, tmp_path: Path) -> None:
+    """The class table sorts numbers as numbers, from the mouse and from the keyboard."""
+    counts = [10, 2, 0, 1, 3]  # as text, 10 would sort between 1 and 2
+    rows = [ClassRow(r, f"{r.student}/report.html", ("flag",) * n) for r, n in zip(results, counts, strict=False)]
+    index = tmp_path / "index.html"
+    index.write_text(render_class_summary(rows, rule=RUBRIC.accuracy, title="t"))
+    problems: list[str] = []
+    page = _open(browser, index, 1100, problems)
+    column = "#students tbody tr td:nth-child({})"
+    as_numbers = "cells => cells.map(c => +c.dataset.sort)"
+    page.click("#students th:nth-child(5) button")  # flags
+    flags = page.eval_on_selector_all(column.format(5), as_numbers)
+    assert flags == sorted(flags) and flags[-1] == 10, flags  # 10 after 2, not between 1 and 2
+    assert page.get_attribute("#students th:nth-child(5)", "aria-sort") == "ascending"
+    page.focus("#students th:nth-child(2) button")  # total, from the keyboard
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    totals = page.eval_on_selector_all(column.format(2), as_numbers)
+    assert totals == sorted(totals, reverse=True), totals
+    assert page.get_attribute("#students th:nth-child(2)", "aria-sort") == "descending"
+    assert page.get_attribute("#students th:nth-child(5)", "aria-sort") == "none"
+    assert problems == []
+    page.close()
+
+
 def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    _, out = demo
-    pages = ["index.html", "reference/report.html", "starter/report.html", "seed-answers/report.html", "questions.html"]
+    assert CHROMIUM, "no chromium on PATH: install Debian's chromium (.ci/system-packages, run by `make test`)"
+    batch, out = demo
+    rerender(out, student_view=True)  # report.html and student-report.html
+    pages = ["index.html", "questions.html"] + [
+        f"{student}/{report}"
+        for student in ("reference", "starter", "seed-answers", "hardcoded-seed")
+        for report in ("report.html", "student-report.html")
+    ]
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--no-first-run"]  # fmt: skip
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
             for name in pages:
-                page = browser.new_page(viewport={"width": 1100, "height": 900})
                 problems: list[str] = []
-                page.on("console", lambda m, p=problems: p.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda e, p=problems: p.append(str(e)))
-                page.on(
-                    "request", lambda r, p=problems: None if r.url.startswith(("file:", "data:")) else p.append(r.url)
-                )
-                page.goto((out / name).as_uri())
-                page.wait_for_load_state("load")
+                page = _open(browser, out / name, 1100, problems)
                 images = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")
                 assert all(images) and (images or name == "questions.html"), (name, images)  # it has none
-                assert problems == [], (name, problems)
                 shot = tmp_path / (name.replace("/", "-") + ".png")
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 20_000
                 page.close()
-            # The class table sorts when a heading is clicked.
-            page = browser.new_page()
-            page.goto((out / "index.html").as_uri())
-            page.click("#students th:nth-child(2)")
-            totals = page.eval_on_selector_all(
-                "#students tbody tr td:nth-child(2)", "c => c.map(x => +x.dataset.value)"
-            )
-            assert totals == sorted(totals)
+                page = _open(browser, out / name, PHONE_WIDTH, problems)
+                _check_on_a_phone(page, name)
+                page.screenshot(path=str(tmp_path / (name.replace("/", "-") + ".phone.png")), full_page=True)
+                page.close()
+                page = _open(browser, out / name, PAPER_WIDTH, problems)
+                _check_printed(page, name)
+                page.close()
+                assert problems == [], (name, problems)
+            _check_sorting(browser, batch.results, tmp_path)
         finally:
             browser.close()
 

@@ -1,7 +1,8 @@
 """Reports: the HTML a student or an instructor reads, written from stored results.
 
 `write_report` renders one student's page (`OUT/<student>/report.html`, or
-`student-report.html` for the student view); `write_class_files` the class's files:
+`student-report.html` for the student view; `rerender` writes the student view beside,
+never instead of, the instructor's report); `write_class_files` the class's files:
 the summary page (`OUT/index.html`), the gradebook, and for the TA the free-text
 answers question by question (`OUT/questions.html`) with their score sheet
 (`OUT/questions.csv`). `rerender` does all of it for a graded folder without
@@ -41,7 +42,7 @@ def write_report(result: SubmissionResult, out: Path, rubric: Rubric, *, student
     html = render_student_report(
         result,
         artifacts=load_artifacts(folder),
-        reference=load_artifacts(out / REFERENCE_FOLDER),
+        reference={} if student_view else load_artifacts(out / REFERENCE_FOLDER),  # the view draws none of it
         rule=rubric.accuracy,
         title=rubric.title,
         student_view=student_view,
@@ -76,9 +77,9 @@ def write_class_files(
 
 @dataclass(frozen=True)
 class RenderStats:
-    """What `rerender` did: how many reports, and how long they took."""
+    """What `rerender` did: how many students' reports it wrote, and how long they took."""
 
-    reports: int
+    reports: int  # students (with --student-view, two pages each)
     seconds: float
 
 
@@ -89,7 +90,8 @@ def rerender(
     manual_scores: Sequence[ManualScore] = (),
     manual_source: Path | str = "",
 ) -> RenderStats:
-    """Re-render every report and the class files of a graded folder from its stored results.
+    """Re-render every report and the class files of a graded folder from its stored results:
+    `report.html` always, and with `student_view` also `student-report.html`.
 
     Manual scores, if given (read from `manual_source`), are merged into the stored
     results first. A ConfigError says when `out` is not a graded folder.
@@ -102,6 +104,10 @@ def rerender(
     results = [read_result(path) for path in sorted(out.glob("*/results.json"))]
     results = merge_manual_scores(results, out, manual_scores, manual_source)
     for result in results:
-        write_report(result, out, rubric, student_view=student_view)
+        # report.html is always rewritten: a student view written alone would leave the
+        # instructor's report behind the merged manual scores or the changed templates.
+        write_report(result, out, rubric)
+        if student_view:
+            write_report(result, out, rubric, student_view=True)
     write_class_files(results, out, rubric, [r.student for r in results if r.harness_failed])
     return RenderStats(len(results), time.monotonic() - started)

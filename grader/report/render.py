@@ -7,13 +7,16 @@ lay them out, with autoescaping on: submissions are untrusted, and an instructor
 opens these files in a browser.
 
 The student view (`student_view=True`) never shows an expected value, a note or a
-difference of a hidden item: those could give a hidden check's answer away.
+difference of a hidden item, and its plots draw nothing of the reference (its curves
+and weights): those could give a hidden check's answer away.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +30,8 @@ from ..results import CheckResult, SubmissionResult
 from ..rubric import AccuracyRule
 
 __all__ = ["ClassRow", "render_class_summary", "render_questions", "render_student_report"]
+
+log = logging.getLogger(__name__)
 
 # A check's family, for the report's sections and the summary's groups.
 FAMILIES = {
@@ -202,6 +207,38 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _figures(
+    result: SubmissionResult,
+    artifacts: Mapping[str, np.ndarray],
+    reference: Mapping[str, np.ndarray],
+    rule: AccuracyRule,
+) -> dict[str, str | None]:
+    """A report's pictures as data URIs (None: nothing to draw), the reference's beside the
+    student's where `reference` has them."""
+    from . import plots  # matplotlib takes a third of a second to import: only when drawing
+
+    student_stats = {k.split(".", 1)[1]: v for k, v in artifacts.items() if k.startswith("baseline.")}
+    reference_stats = {k.split(".", 1)[1]: v for k, v in reference.items() if k.startswith("baseline.")}
+    grid = artifacts.get("best_net.grid")
+    return {
+        "curves": _drawn(plots.training_curves, student_stats, reference_stats) if student_stats else None,
+        "weights": _drawn(plots.weight_grids, grid, reference.get("best_net.grid")) if grid is not None else None,
+        "rubric": _drawn(plots.rubric_curve, rule, result.validation_accuracy),
+    }
+
+
+def _drawn(plot: Callable[..., str], *args: Any) -> str | None:
+    """`plot(*args)`, or None when the student's numbers cannot be drawn (a history of 1e308
+    and -1e308 has no axis range): one missing picture, never a missing report."""
+    try:
+        with warnings.catch_warnings():  # matplotlib's overflow warnings on such numbers
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return plot(*args)
+    except Exception as exc:
+        log.warning("could not draw %s: %s", plot.__name__, exc)
+        return None
+
+
 def render_student_report(
     result: SubmissionResult,
     *,
@@ -211,18 +248,13 @@ def render_student_report(
     title: str,
     student_view: bool = False,
 ) -> str:
-    """One student's report as a self-contained HTML page."""
+    """One student's report as a self-contained HTML page; `reference` (the reference
+    solution's saved arrays) is drawn beside the student's, except in the student view."""
     checks = [_check_view(c, student_view) for c in result.checks]
     families = [(key, name, [c for c in checks if c.family == key]) for key, name in FAMILIES.items()]
-    from . import plots  # matplotlib takes a third of a second to import: only when drawing
-
-    student_stats = {k.split(".", 1)[1]: v for k, v in artifacts.items() if k.startswith("baseline.")}
-    reference_stats = {k.split(".", 1)[1]: v for k, v in reference.items() if k.startswith("baseline.")}
-    figures = {
-        "curves": plots.training_curves(student_stats, reference_stats) if student_stats else None,
-        "weights": plots.weight_grids(artifacts.get("best_net.grid"), reference.get("best_net.grid")),
-        "rubric": plots.rubric_curve(rule, result.validation_accuracy),
-    }
+    # The reference's curves end at the expected value of a hidden check (cifar.baseline):
+    # the student view draws nothing of the reference, so it cannot be read off a chart.
+    figures = _figures(result, artifacts, {} if student_view else reference, rule)
     failed_cells = [c for c in result.info.get("cells", []) if c.get("status") != "ok"]
     return (
         _environment()
@@ -234,6 +266,7 @@ def render_student_report(
             figures=figures,
             failed_cells=failed_cells,
             student_view=student_view,
+            rule=rule,
             seconds=result.info.get("seconds", {}),
             rendered_at=_now(),
         )
