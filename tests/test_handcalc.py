@@ -228,6 +228,13 @@ CASES = [
         {"x1": "[0.6, 0.6]", "x2": "0.8", "loss": "0.3"},
         {"loss": "0.3 is written to fewer than 2 significant digits (expected 0.27481)"},
     ),
+    # Rounded by hand to two digits: right even beyond 1% (0.27 is 1.8% off 0.27481), but
+    # only when the rounding is right (0.28 is not 0.27481 rounded).
+    Case(
+        "rounded-to-two-digits", "x1 = [0.59, 0.60]\nx2 = 0.75\nloss = 0.27", {"x1": RIGHT, "x2": RIGHT, "loss": RIGHT}
+    ),
+    Case("rounded-the-wrong-way", "loss = 0.28", {"loss": "0.28"}, {"loss": "0.28 ≠ 0.27481 (1.9% off)"}),
+    Case("rounded-in-scientific-notation", "dl/db1 = [1.3e-2, 1.5e-2]", {"db1": RIGHT}),
     Case("three-percent-off", "x2 = 0.774", {"x2": "0.774"}, {"x2": "0.774 ≠ 0.75137 (3.0% off)"}),
     Case("three-percent-off-with-rtol-5pct", "x2 = 0.774", {"x2": RIGHT}, rtol=0.05),
     Case(

@@ -494,15 +494,27 @@ def _pct(off: float) -> str:
 
 
 def _errors(found: Found, expected: Expected, rtol: float) -> list[tuple[float, str | None]]:
-    """Per entry: the relative error and why it is wrong (None when it is right)."""
+    """Per entry: the relative error and why it is wrong (None when it is right).
+
+    An entry is right within `rtol`, or when it is the correct value rounded to the digits
+    written: 0.13 for 0.13481 is hand rounding (3.6% off), 0.14 is not.
+    """
     out = []
     for s, v in zip(_leaves(found), _leaves(expected), strict=True):
         off = abs(s.value - v) / abs(v) if v else abs(s.value)  # absolute when 0 is expected
+        rounded = abs(s.value - v) <= _half_unit(s) * (1 + 1e-9)
         if s.sig_digits < 2:  # "0.4" for 0.43210 is a guess, not a calculation
             out.append((off, f"has only {s.sig_digits} significant digit"))
         else:
-            out.append((off, None if off <= rtol * (1 + 1e-9) else f"is {_pct(off)} off"))
+            out.append((off, None if off <= rtol * (1 + 1e-9) or rounded else f"is {_pct(off)} off"))
     return out
+
+
+def _half_unit(n: Number) -> float:
+    """Half a unit in the last digit written: 0.005 for "0.27", 5e-6 for "6.7e-4"."""
+    mantissa, _, exponent = n.text.lstrip("+-").lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 0.5 * 10.0 ** (int(exponent or 0) - decimals)
 
 
 def _judge(found: Found, q: Quantity, rtol: float) -> tuple[bool, str, str]:
