@@ -9,6 +9,7 @@ as printed. A wheel built from the checkout renders reports with its own templat
 
 from __future__ import annotations
 
+import base64
 import csv
 import dataclasses
 import json
@@ -49,6 +50,7 @@ def _plotted_arrays(seed: int) -> dict[str, np.ndarray]:
         "baseline.train_acc_history": np.array([0.1, 0.15, 0.19, 0.2, 0.21]),
         "baseline.val_acc_history": np.array([0.11, 0.14, 0.18, 0.2, 0.2]),
         "best_net.grid": rng.integers(0, 256, (283, 283, 3), dtype=np.uint8),
+        "subopt_net.grid": rng.integers(0, 64, (283, 283, 3), dtype=np.uint8),
     }
 
 
@@ -144,6 +146,22 @@ def test_numbers_that_cannot_be_drawn_cost_their_picture_not_the_report(golden_o
     html = _render(result, student, _plotted_arrays(0), student_view=False)
     assert len(_images(html)) == 2  # weights and rubric; the loss history has no axis range
     assert "toy.loss" in html
+
+
+def _png_width(uri: str) -> int:
+    return int.from_bytes(base64.b64decode(uri.split(",", 1)[1])[16:20], "big")  # the IHDR chunk's width
+
+
+def test_the_weights_show_subopt_net_best_net_and_the_reference(golden_out):
+    """The weights question compares subopt_net with best_net: the TA sees both, then the reference's."""
+    result = read_result(golden_out / "forgot-half" / "results.json")
+    both = _plotted_arrays(1)
+    best_only = {k: v for k, v in both.items() if k != "subopt_net.grid"}
+    widths = [
+        _png_width(_images(_render(result, arrays, reference, student_view=False))[1])
+        for arrays, reference in [(both, _plotted_arrays(0)), (best_only, _plotted_arrays(0)), (best_only, {})]
+    ]
+    assert widths[0] > widths[1] > widths[2]  # three panels, two, one
 
 
 def test_the_rubric_marker_sits_where_the_exact_counts_put_it():

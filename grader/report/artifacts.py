@@ -2,8 +2,8 @@
 
 `grader report` re-renders reports from stored results without regrading, so what
 the plots need is saved at grading time, small: the histories of the baseline run
-(the 1.6.1 settings, from the grader's probe) and `best_net`'s first-layer weights
-already tiled into the notebook's `visualize_grid` picture (uint8).
+(the 1.6.1 settings, from the grader's probe) and the first-layer weights of `best_net` and
+`subopt_net`, already tiled into the notebook's `visualize_grid` picture (uint8).
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ def save_artifacts(evidence: Evidence, folder: Path, starter: Path) -> None:
             if history is not None and history.ndim == 1 and history.size <= _MAX_HISTORY:
                 arrays[f"baseline.{key}"] = history
     harvest = evidence.harvest
-    best = harvest.nets.get("best_net") if harvest else None
-    if best is not None and best["W1"].shape[1:] == (3072,) and np.all(np.isfinite(best["W1"])):
-        arrays["best_net.grid"] = weight_grid(best["W1"], starter)
+    for name in ("best_net", "subopt_net"):  # the weights question compares the two
+        net = harvest.nets.get(name) if harvest else None
+        if net is not None and net["W1"].shape[1:] == (3072,) and np.all(np.isfinite(net["W1"])):
+            arrays[f"{name}.grid"] = weight_grid(net["W1"], starter)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     atomic_write_bytes(folder / ARTIFACTS, buffer.getvalue())

@@ -55,10 +55,12 @@ def training_curves(student: Mapping[str, np.ndarray], reference: Mapping[str, n
     return _data_uri(figure)
 
 
-def weight_grids(student: np.ndarray, reference: np.ndarray | None = None) -> str:
-    """best_net's first-layer weights as images (the notebook's view), beside the reference's
-    when `reference` is given."""
-    panels = [(student, "your best_net")] + ([(reference, "reference best_net")] if reference is not None else [])
+def weight_grids(student: np.ndarray, reference: np.ndarray | None = None, subopt: np.ndarray | None = None) -> str:
+    """best_net's first-layer weights as images (the notebook's view), after the student's
+    `subopt` net's (the weights question compares the two) and before the reference's
+    best_net, each when given."""
+    panels = [(subopt, "your subopt_net"), (student, "your best_net"), (reference, "reference best_net")]
+    panels = [(grid, title) for grid, title in panels if grid is not None]
     figure = Figure(figsize=(4 * len(panels), 4.2))
     for axes, (grid, title) in zip(np.atleast_1d(figure.subplots(1, len(panels))), panels, strict=True):
         axes.axis("off")

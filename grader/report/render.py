@@ -222,7 +222,11 @@ def _figures(
     grid = artifacts.get("best_net.grid")
     return {
         "curves": _drawn(plots.training_curves, student_stats, reference_stats) if student_stats else None,
-        "weights": _drawn(plots.weight_grids, grid, reference.get("best_net.grid")) if grid is not None else None,
+        "weights": (
+            _drawn(plots.weight_grids, grid, reference.get("best_net.grid"), artifacts.get("subopt_net.grid"))
+            if grid is not None
+            else None
+        ),
         "rubric": _drawn(plots.rubric_curve, rule, result.validation_accuracy),
     }
 
