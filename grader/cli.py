@@ -209,8 +209,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     stats = rerender(
         args.out, student_view=args.student_view, manual_scores=manual, manual_source=args.manual_scores or ""
     )
-    kind = "student-facing reports (student-report.html)" if args.student_view else "reports"
-    print(f"rendered {stats.reports} {kind} and the class files (index.html, questions.html) in {stats.seconds:.1f} s")
+    kind = "report.html and student-report.html" if args.student_view else "report.html"
+    print(
+        f"rendered {stats.reports} students' {kind} and the class files (index.html, questions.html) "
+        f"in {stats.seconds:.1f} s"
+    )
     return 0
 
 
