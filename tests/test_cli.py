@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.sandbox import isolation_available
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -74,6 +76,22 @@ def test_grading_a_class_prints_progress_and_a_table_and_resumes(tmp_path: Path)
     again = grader("grade", tmp_path / "class", *options)
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("(unchanged, kept)") == 2 and "(2 unchanged and kept)" in again.stdout
+
+
+def test_a_result_graded_without_the_sandbox_is_regraded_once_it_works(tmp_path: Path) -> None:
+    if not isolation_available()[0]:
+        pytest.skip("bwrap cannot sandbox here")
+    student = tmp_path / "class" / "alice"
+    (student / "hw3code").mkdir(parents=True)
+    for name in ("toy_nn.ipynb", "hw3code/neural_net.py"):
+        (student / name).write_bytes((REPO / "solutions" / name).read_bytes())
+    options = ["--out", tmp_path / "out", "--cache", tmp_path / "cache", "--cell-timeout", "120"]
+    plain = grader("grade", tmp_path / "class", *options, "--isolation", "none")
+    assert plain.returncode == 0, plain.stderr
+    assert "NOT ISOLATED" in (tmp_path / "out" / "alice" / "grading.log").read_text(encoding="utf-8")
+    again = grader("grade", tmp_path / "class", *options)
+    assert again.returncode == 0 and "(unchanged, kept)" not in again.stderr, again.stderr
+    assert "isolated by bubblewrap" in (tmp_path / "out" / "alice" / "grading.log").read_text(encoding="utf-8")
 
 
 def _check_in_a_terminal(folder: Path, no_color: str | None) -> str:
