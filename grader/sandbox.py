@@ -16,8 +16,15 @@ Use relative paths (or ``os.getcwd()``) inside: without isolation the workdir is
 directory at its host path. When the grader runs as root, bwrap runs as root (it must reach an
 interpreter under /root) and the command itself runs as ``uid`` with no capabilities and
 no_new_privs (``setpriv``). Otherwise bwrap runs unprivileged in a user namespace as the caller.
-Where bwrap is missing or unusable, ``isolation="auto"`` falls back to a plain subprocess with the
-same rlimits and a scrubbed environment, and says loudly in ``SandboxResult.note`` that it did.
+
+Where bwrap is missing or unusable (macOS, Ubuntu 24.04's AppArmor policy, containers, no
+root), ``isolation="auto"`` falls back to a child process of the caller's own uid, with the same
+rlimits and a scrubbed environment, confined as far as the kernel allows without privileges
+(`grader.confine`): Landlock lets it read only the system, Python, its workdir and the mounts,
+write only its workdir (the data and the grader's cached split stay read-only) and open no TCP
+connection; as root it also loses every capability. ``isolation="none"`` is a plain child with
+rlimits only (a student's own check). Either way ``SandboxResult.note`` says what was applied,
+loudly that the run was NOT ISOLATED.
 """
 
 from __future__ import annotations
@@ -25,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import logging
 import os
 import shutil
 import signal
@@ -39,11 +45,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
 
+from grader.confine import landlock_abi
 from grader.errors import SandboxError
 
-__all__ = ["Limits", "Mount", "SandboxResult", "isolation_available", "run_sandboxed"]
-
-log = logging.getLogger(__name__)
+__all__ = ["Limits", "Mount", "SandboxResult", "isolation_available", "not_isolated_summary", "run_sandboxed"]
 
 WORKSPACE = "/workspace"
 _HOME = "/tmp/home"
@@ -65,39 +70,22 @@ _ETC_ENTRIES = (
 )  # fmt: skip
 _FALLBACK_MARKER = "GRADER_SANDBOX_RUN"
 
-# Runs inside, as the final (unprivileged) user, right before the student's command: reports
-# "started" on a pipe (so a sandbox that never started is told apart from a failing command),
-# lowers soft and hard rlimits (no capabilities remain to raise them again), then execs.
-_LIMITS_SHIM = """\
-import os, resource as r, sys
-fd, rest = int(sys.argv[1]), sys.argv[2:]
-os.write(fd, b"1"); os.close(fd)
-limits = dict(zip(("AS", "NPROC", "FSIZE", "CORE"), map(int, rest[:4])))
-for name, value in limits.items():
-    kind = getattr(r, "RLIMIT_" + name)
-    hard = r.getrlimit(kind)[1]
-    value = value if hard == r.RLIM_INFINITY else min(value, hard)
-    try:
-        r.setrlimit(kind, (value, value))
-    except (OSError, ValueError) as e:
-        print(f"sandbox: cannot set RLIMIT_{name}: {e}", file=sys.stderr)
-try:
-    os.execvp(rest[5], rest[5:])
-except OSError as e:
-    print(f"sandbox: cannot run {rest[5]!r}: {e}", file=sys.stderr)
-    os._exit(127)
-"""
+# Runs in the child right before the command (see its docstring): limits, confinement, report.
+_SHIM = Path(__file__).with_name("confine.py").read_text(encoding="utf-8")
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 
 
 @dataclass(frozen=True)
 class Limits:
     """Resource limits for one sandboxed run, applied as rlimits (soft = hard) before exec.
 
-    RLIMIT_NPROC counts the processes and threads of a *real uid*, not of one sandbox. As root,
-    each sandbox runs as its own `uid`, so give parallel sandboxes different uids (and uids no
-    daemon uses). As a normal user, bwrap sets the limit inside its user namespace, where
-    (Linux >= 5.14) only the sandbox's own processes count. Without bwrap, every process of the
-    calling user counts, and root is exempt from the limit altogether.
+    RLIMIT_NPROC counts the processes and threads of a *real uid*, not of one sandbox: the limit
+    set is the uid's other tasks plus `max_processes` (`grader.confine`). As root, each sandbox
+    runs as its own `uid`, so give parallel sandboxes different uids (and uids no daemon uses).
+    As a normal user, bwrap sets the limit inside its user namespace, where (Linux >= 5.14) only
+    the sandbox's own processes count. Without bwrap the allowance is shared with whatever else
+    the caller starts meanwhile (parallel runs too); Linux never enforces it for uid 0, and
+    without a /proc (macOS) it is not set at all.
     """
 
     timeout: float = 1800.0  #: wall-clock seconds for the whole run; then the whole tree is killed
@@ -143,6 +131,28 @@ def isolation_available() -> tuple[bool, str]:
     return _probe(_find_tool("bwrap"), _find_tool("setpriv"), os.geteuid() == 0)
 
 
+def not_isolated_summary(isolation: Literal["auto", "bwrap", "none"] = "auto") -> str:
+    """One line for a grader's terminal when runs here will not be isolated: why, and what
+    confines them instead; "" when bwrap isolates them."""
+    ok, why = isolation_available() if isolation != "none" else (False, "--isolation none")
+    if ok:
+        return ""
+    head = f"submissions run WITHOUT the sandbox ({why})"
+    if isolation == "none":
+        return f"{head}: plain child processes with rlimits only, able to read and write all you can"
+    abi = landlock_abi()
+    confined = "with no capabilities, " if os.geteuid() == 0 else ""
+    if abi:
+        net = "no TCP" if abi >= 4 else "network open"
+        confined += "confined by Landlock (reading only the system, Python, workspace and data; "
+        confined += f"writing only the workspace; {net})"
+    else:
+        confined += (
+            f"with rlimits only: no Landlock in this kernel, so they can read and write all uid {os.getuid()} can"
+        )
+    return f"{head}: child processes {confined}; see the README's security model"
+
+
 @functools.cache
 def _probe(bwrap: str | None, setpriv: str | None, as_root: bool) -> tuple[bool, str]:
     if bwrap is None:
@@ -151,10 +161,16 @@ def _probe(bwrap: str | None, setpriv: str | None, as_root: bool) -> tuple[bool,
         return False, "setpriv is not installed (it drops root inside bwrap); install util-linux"
     with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
         try:
-            result = _run(
-                [sys.executable, "-c", "pass"], Path(tmp), (), Limits(timeout=60), {},
-                DEFAULT_UID, (bwrap, setpriv or ""), None, None,
-            )  # fmt: skip
+            run = _Run(
+                [sys.executable, "-c", "pass"],
+                Path(tmp),
+                (),
+                Limits(timeout=60),
+                {},
+                DEFAULT_UID,
+                (bwrap, setpriv or ""),
+            )
+            result = _run(run, None, None)
         except SandboxError as e:  # the hint only where bwrap says user namespaces failed it
             userns = "uid map" in str(e) or "namespace" in str(e).lower()
             return False, f"bwrap does not work here{f' ({_USERNS_HINT})' if userns else ''}: {e}"
@@ -182,8 +198,8 @@ def run_sandboxed(
     `uid` is who the command runs as when the grader is root (default 65534; the workdir and
     writable mounts are chowned to it); otherwise it runs as the caller. stdout and stderr go
     to `stdout_path`/`stderr_path` (or temporary files); the result holds their tails.
-    `isolation="auto"` uses bwrap when it works here and else falls back (loudly) to rlimits
-    only; "bwrap" insists; "none" never isolates.
+    `isolation="auto"` uses bwrap when it works here and else falls back (loudly) to a child
+    confined as far as the kernel allows; "bwrap" insists; "none" is a plain child with rlimits.
 
     Raises SandboxError when the sandbox cannot be started (workdir or mount source missing,
     "bwrap" requested where it is unusable), never because the command itself failed.
@@ -218,25 +234,29 @@ def run_sandboxed(
         if os.geteuid() == 0:  # the command runs as `uid`: let it write what it may write
             for path in [workdir, *(Path(m.host) for m in mounts if m.writable)]:
                 _chown_tree(path, uid)
-    else:
-        log.warning("sandbox NOT isolated (%s): running %s", why, " ".join(argv))
-    return _run(list(argv), workdir, tuple(mounts), limits, env, uid, tools, stdout_path, stderr_path, why)
+    confined = isolation == "auto" and not ok  # the fallback: confined as far as the kernel allows
+    run = _Run(list(argv), workdir, tuple(mounts), limits, env, uid, tools, confined, why)
+    return _run(run, stdout_path, stderr_path)
 
 
-def _run(
-    argv: list[str],
-    workdir: Path,
-    mounts: tuple[Mount, ...],
-    limits: Limits,
-    env: Mapping[str, str],
-    uid: int,
-    tools: tuple[str, str] | None,
-    out: Path | None,
-    err: Path | None,
-    why: str = "",
-) -> SandboxResult:
-    """Build the bwrap (`tools` given) or fallback command line, run it, collect, clean up."""
-    inner_uid = uid if os.geteuid() == 0 else os.getuid()
+@dataclass(frozen=True)
+class _Run:
+    """One run as `_run` carries it out: the command, where, how confined, and why so."""
+
+    argv: list[str]
+    workdir: Path
+    mounts: tuple[Mount, ...]
+    limits: Limits
+    env: Mapping[str, str]
+    uid: int  # who the command runs as under a root grader
+    tools: tuple[str, str] | None  # (bwrap, setpriv) when isolated
+    confined: bool = False  # without bwrap: Landlock and, as root, no capabilities
+    why: str = ""  # why it is not isolated
+
+
+def _run(run: _Run, out: Path | None, err: Path | None) -> SandboxResult:
+    """Build the bwrap or fallback command line, run it, collect, clean up."""
+    tools = run.tools
     scratch = None if tools else Path(tempfile.mkdtemp(prefix="grader-home-"))
     marker = None if tools else uuid.uuid4().hex
     full_env = {
@@ -249,53 +269,120 @@ def _run(
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         **({"TMPDIR": str(scratch)} if scratch else {}),  # there is no private /tmp then
-        **env,
+        **run.env,
         **({_FALLBACK_MARKER: marker} if marker else {}),
     }
-    started_r, started_w = os.pipe()
-    numbers = (limits.memory_mb * _MB, limits.max_processes, limits.max_file_mb * _MB, 0)
-    command = [sys.executable, "-I", "-S", "-c", _LIMITS_SHIM, str(started_w)]
-    command += [*map(str, numbers), "--", *argv]
-    child_fds = [started_w]  # passed to the child; our copies are closed once it has started
+    report_r, report_w = os.pipe()
+    command = [sys.executable, "-I", "-S", "-c", _SHIM, json.dumps(_policy(run, scratch)), str(report_w), "--"]
+    command += run.argv
+    child_fds = [report_w]  # passed to the child; our copies are closed once it has started
     info_r, links = None, []
     try:
         if tools:
             info_r, info_w = os.pipe()
             child_fds.append(info_w)
             passwd = "root:x:0:0::/root:/bin/sh\n"
-            passwd += f"student:x:{inner_uid}:{inner_uid}::{_HOME}:/bin/sh\n"
-            child_fds += [_data_fd(passwd), _data_fd(f"root:x:0:\nstudent:x:{inner_uid}:\n")]
-            prefix = _bwrap_args(tools[0], workdir, mounts, limits, *child_fds[1:])
+            passwd += f"student:x:{_inner_uid(run)}:{_inner_uid(run)}::{_HOME}:/bin/sh\n"
+            child_fds += [_data_fd(passwd), _data_fd(f"root:x:0:\nstudent:x:{_inner_uid(run)}:\n")]
+            prefix = _bwrap_args(tools[0], run.workdir, run.mounts, run.limits, *child_fds[1:])
             if os.geteuid() == 0:  # run as uid/gid: no groups, no capabilities, no_new_privs
-                prefix += [tools[1], f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+                prefix += [tools[1], f"--reuid={run.uid}", f"--regid={run.uid}", "--clear-groups"]
                 prefix += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
             command = prefix + command
         else:
-            _link_mounts(workdir, mounts, links)
+            _link_mounts(run.workdir, run.mounts, links)
         with _output(out) as out_f, _output(err) as err_f:
-            cwd = None if tools else workdir
+            cwd = None if tools else run.workdir
             returncode, timed_out, duration = _execute(
-                command, cwd, full_env, child_fds, out_f, err_f, limits.timeout, info_r, marker
+                command, cwd, full_env, child_fds, out_f, err_f, run.limits.timeout, info_r, marker
             )
             stdout_tail, stderr_tail = _tail(out_f), _tail(err_f)
-        started = _read_nonblocking(started_r)
+        report = _read_report(report_r)
     finally:
-        for fd in [started_r, info_r, *child_fds]:
+        for fd in [report_r, info_r, *child_fds]:
             if fd is not None:
                 os.close(fd)
         for link in links:
             link.unlink(missing_ok=True)
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    if not started and not timed_out:
+    if report is None and not timed_out:
         raise SandboxError(f"the sandbox failed to start (exit {returncode}): {stderr_tail[-2000:]}")
-    if tools:
-        note = f"isolated by bubblewrap as uid {inner_uid}: no network, own pid namespace, "
-        note += "read-only system, private /tmp, no view of the grader's files"
-    else:
-        note = f"NOT ISOLATED ({why}): ran as a plain subprocess with rlimits only, as uid "
-        note += f"{os.getuid()}; it could read and write all that user can and use the network"
+    note = _note(run, report or {})
     return SandboxResult(returncode, timed_out, duration, stdout_tail, stderr_tail, bool(tools), note)
+
+
+def _inner_uid(run: _Run) -> int:
+    """The uid the command runs as: `run.uid` under a root grader with bwrap, else the caller's."""
+    return run.uid if os.geteuid() == 0 and run.tools else os.getuid()
+
+
+def _policy(run: _Run, scratch: Path | None) -> dict[str, object]:
+    """What `grader.confine` applies in the child: the rlimits, and for the fallback Landlock's
+    paths (the same view bwrap gives, as far as Landlock can draw it) and no capabilities."""
+    limits = run.limits
+    policy: dict[str, object] = {
+        "limits": {
+            "AS": limits.memory_mb * _MB,
+            "NPROC": limits.max_processes,
+            "FSIZE": limits.max_file_mb * _MB,
+            "CORE": 0,
+        }
+    }
+    if not run.confined:
+        return policy
+    hosts = [(str(Path(m.host).resolve()), m.writable) for m in run.mounts]
+    python = {real for real, _ in _python_binds()} | {os.path.realpath(sys.executable)}
+    read = [*_SYSTEM_DIRS, *(f"/etc/{name}" for name in (*_ETC_ENTRIES, "passwd", "group")), *sorted(python)]
+    read += ["/proc", "/sys/devices/system/cpu", *(host for host, writable in hosts if not writable)]
+    write = [str(run.workdir.resolve()), str(scratch), "/dev/shm", *(host for host, writable in hosts if writable)]
+    policy["drop_capabilities"] = True
+    if landlock_abi():  # decided here, where a test can take Landlock away
+        policy["landlock"] = {"read": read, "write": write, "devices": list(_DEVICES), "deny_tcp": True}
+    return policy
+
+
+def _read_report(fd: int) -> dict[str, object] | None:
+    """What the shim applied (its JSON line); None when it never got that far."""
+    line = _read_nonblocking(fd).split(b"\n", 1)[0]
+    try:
+        report = json.loads(line) if line else None
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _note(run: _Run, report: Mapping[str, object]) -> str:
+    """How the run was isolated or confined, in one line; loud when it was NOT isolated."""
+    uid = report.get("uid", _inner_uid(run))
+    if run.tools:
+        note = f"isolated by bubblewrap as uid {uid}: no network, own pid namespace, "
+        return note + "read-only system, private /tmp, no view of the grader's files"
+    head = f"NOT ISOLATED ({run.why}): ran as a child process of uid {uid} with rlimits"
+    if report.get("nproc", 0) is None:
+        head += " (no process limit: tasks cannot be counted here)"
+    if not run.confined:
+        return f"{head} only; it could read and write all that user can and use the network"
+    parts = [head]
+    if report.get("capabilities") == "dropped":
+        parts.append("no capabilities")
+    abi = report.get("landlock")
+    if isinstance(abi, int) and abi > 0:
+        parts.append(
+            f"Landlock (ABI {abi}) let it read only the system, Python, its workspace and the data and "
+            "write only its workspace (the data and the grader's files stayed read-only)"
+        )
+        parts.append(
+            "no TCP connections (UDP, such as DNS, was not stopped)"
+            if abi >= 4
+            else "it could use the network (Landlock ABI 4 is needed to stop TCP)"
+        )
+        parts.append("it could see other processes")
+    else:
+        why = report.get("landlock_error", "this kernel has no Landlock")
+        owner = "owns" if uid == 0 else "can"
+        parts.append(f"no Landlock ({why}): it could read and write all that uid {uid} {owner} and use the network")
+    return "; ".join(parts)
 
 
 def _execute(

@@ -8,15 +8,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
 from grader import sandbox
+from grader.confine import landlock_abi, tasks_of
 from grader.errors import SandboxError
 from grader.sandbox import Limits, Mount, isolation_available, run_sandboxed
 
@@ -44,9 +49,9 @@ time.sleep(float(sys.argv[2]))
 """
 
 
-def probe(code: str, workdir: Path, **kwargs: object) -> tuple[sandbox.SandboxResult, object]:
-    """Run `code` in the sandbox; return the result and the JSON of its last stdout line."""
-    result = run_sandboxed([PY, "-c", code], workdir=workdir, **kwargs)  # type: ignore[arg-type]
+def probe(code: str, workdir: Path, args: Sequence[str] = (), **kwargs: object) -> tuple[sandbox.SandboxResult, Any]:
+    """Run `code` (with `args`) in the sandbox; return the result and the JSON of its last stdout line."""
+    result = run_sandboxed([PY, "-c", code, *args], workdir=workdir, **kwargs)  # type: ignore[arg-type]
     assert result.returncode == 0, result.stderr_tail
     return result, json.loads(result.stdout_tail.strip().splitlines()[-1])
 
@@ -549,3 +554,95 @@ def test_a_bwrap_that_does_not_work_here_means_fallback(
     assert "NOT ISOLATED" in result.note and "uid map" in result.note
     with pytest.raises(SandboxError, match="bwrap does not work here"):
         run_sandboxed([PY, "-c", "pass"], workdir=work, isolation="bwrap")
+
+
+# --- the confined fallback (bwrap missing or refused) -----------------------------------------
+
+CONFINED_PROBE = """
+import json, os, socket, sys
+seen = {}
+def attempt(name, action):
+    try:
+        seen[name] = action()
+    except OSError as e:
+        seen[name] = type(e).__name__
+attempt("read_data", lambda: open("cifar/batch").read())
+attempt("write_data", lambda: open("cifar/batch", "w").write("forged"))
+attempt("read_secret", lambda: open(sys.argv[1]).read())
+attempt("write_beside", lambda: open(sys.argv[2], "w").write("x"))
+attempt("write_workdir", lambda: open("mine.txt", "w").write("x"))
+attempt("connect", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[3])), timeout=2) and "connected")
+attempt("capabilities", lambda: [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0])
+attempt("numpy", lambda: float(__import__("numpy").ones(3).sum()))
+print(json.dumps(seen))
+"""
+
+
+@pytest.fixture
+def without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bwrap is nowhere on PATH (the sandbox looks it up there)."""
+    empty = tmp_path / "no-bwrap-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def _confined_run(work: Path, tmp_path: Path) -> tuple[sandbox.SandboxResult, dict[str, object], bool]:
+    """The probe above in the sandbox: its result, what it saw, and whether it reached a
+    listener this test opened on the host's loopback."""
+    data, secret = tmp_path / "dataset", tmp_path / "secret.txt"
+    data.mkdir()
+    (data / "batch").write_text("pixels")
+    secret.write_text("the reference solution")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        args = [str(secret), str(tmp_path / "beside.txt"), str(server.getsockname()[1])]
+        result, seen = probe(CONFINED_PROBE, work, mounts=[Mount(data, "cifar")], args=args)
+        try:
+            server.accept()[0].close()
+            reached = True
+        except BlockingIOError:
+            reached = False
+    assert (data / "batch").read_text() in ("pixels", "forged")
+    seen["data_after"] = (data / "batch").read_text()
+    return result, seen, reached
+
+
+needs_landlock = pytest.mark.skipif(landlock_abi() < 4, reason=f"Landlock ABI {landlock_abi()} (4+ needed)")
+
+
+@needs_landlock
+def test_the_fallback_is_confined_by_landlock(work: Path, tmp_path: Path, without_bwrap: None) -> None:
+    result, seen, reached = _confined_run(work, tmp_path)
+    assert not result.isolated and result.note.startswith("NOT ISOLATED (bwrap is not installed")
+    assert f"Landlock (ABI {landlock_abi()})" in result.note and "no TCP connections" in result.note
+    assert seen["read_data"] == "pixels" and seen["numpy"] == 3.0 and seen["write_workdir"] == 1
+    assert seen["write_data"] == seen["read_secret"] == seen["write_beside"] == "PermissionError"
+    assert seen["connect"] == "PermissionError" and not reached
+    assert seen["data_after"] == "pixels" and not (tmp_path / "beside.txt").exists()
+    if os.geteuid() == 0:
+        assert seen["capabilities"] == "0000000000000000" and "no capabilities" in result.note
+
+
+def test_without_landlock_the_fallback_says_what_it_cannot_stop(
+    work: Path, tmp_path: Path, without_bwrap: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel without Landlock (before 5.13, or left out of the boot's LSMs): the note says the
+    code could reach everything its uid can, and it really could (this is what the README lists)."""
+    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+    result, seen, reached = _confined_run(work, tmp_path)
+    assert "no Landlock (this kernel has no Landlock)" in result.note and "use the network" in result.note
+    assert seen["read_secret"] == "the reference solution" and seen["write_beside"] == 1
+    assert seen["connect"] == "connected" and reached and seen["data_after"] == "forged"
+
+
+def test_the_process_limit_counts_only_what_the_command_starts(work: Path) -> None:
+    """RLIMIT_NPROC counts every task of the uid: the shim allows the others that exist already."""
+    threads = [threading.Thread(target=time.sleep, args=(5,), daemon=True) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    before = tasks_of(os.getuid())
+    assert before is not None and before >= 41
+    code = "import resource, json; print(json.dumps(resource.getrlimit(resource.RLIMIT_NPROC)))"
+    _, (soft, hard) = probe(code, work, isolation="none", limits=Limits(max_processes=30))
+    assert soft == hard and before - 1 + 30 <= soft <= before + 30 + 20  # (others may come and go)
+    assert tasks_of(os.getuid(), proc=str(work / "no-proc-here")) is None  # macOS: not counted
