@@ -100,7 +100,7 @@ def _build_workspace(
         (root / rubric.module).write_text(module, encoding="utf-8")
     if notebook is not None:
         (root / rubric.notebook).write_bytes(write_notebook_bytes(notebook))
-    (root / "data" / "datasets" / "cifar-10-batches-py").mkdir(parents=True, exist_ok=True)
+    # No data folder here: the sandbox makes its mount point (bwrap) or its symlink (fallback).
     (root / _STATE / "out").mkdir(parents=True)
 
 

@@ -21,9 +21,14 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from traitlets.config import Config
 
 MAX_STREAM_CHARS = 20_000  # per cell: enough for any real output, not for a flood
 MAX_OUTPUTS = 50  # per cell
+# The kernel's channels are Unix sockets in the workspace, not TCP on loopback: the sandbox's
+# fallback forbids every TCP connection (Landlock), and a relative path stays short enough for
+# a socket's name on every system (104 bytes on macOS).
+KERNEL_CONFIG = Config({"KernelManager": {"transport": "ipc", "ip": ".grader/kernel"}})
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # Runs in the student's kernel after the last cell. Names are prefixed so that it
@@ -113,6 +118,7 @@ def run_notebook(notebook_path, workspace, out_dir, cell_timeout, startup_timeou
     nb = nbformat.read(notebook_path, as_version=4)
     client = _Client(
         nb,
+        config=KERNEL_CONFIG,
         timeout=cell_timeout,
         startup_timeout=startup_timeout,
         kernel_name="python3",
