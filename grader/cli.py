@@ -196,8 +196,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(_paint(f"\npublic checks: {sum(c.score for c in ran):g} of {sum(c.max_score for c in ran):g} points", "bold"))
     print("Hidden checks (your code on other inputs, compared with the reference solution), the hand")
     print("calculation and the free-text questions are graded after you submit; they are not run here.")
-    if not result.sandboxed:
-        print(_paint(f"note: {result.sandbox_note}", "dim"))
+    limits = check.limits
+    print(
+        _paint(
+            f"Your code ran in a separate process under the grading limits: {limits.timeout:g} s in all, "
+            f"{limits.cell_timeout:g} s per cell, {limits.memory_mb} MB per process (where your system enforces it).",
+            "dim",
+        )
+    )
     return 0 if check.passed else 1
 
 

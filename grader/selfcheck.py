@@ -1,8 +1,9 @@
 """`grader check`: a student runs the public checks on their working folder.
 
 It goes through the very code path of grading (`grade_submission`: intake, the
-sandboxed run, the checks), with no reference solution: only public checks run, so
-nothing hidden is computed, let alone shown. `quick` runs the module's checks
+run, the checks), with no reference solution: only public checks run, so nothing
+hidden is computed, let alone shown. The student's own code needs no sandbox here:
+it runs in a clean child process with the grading limits, on any machine. `quick` runs the module's checks
 without the notebook (a second or two). The result also carries the warnings about
 things that lose points silently: deleted starter cells, code changed outside the
 START/END regions, a Section 1 answer with no numbers in it.
@@ -19,6 +20,7 @@ from nbformat import NotebookNode
 
 from .checks.answers import answer_text, has_numbers
 from .checks.base import CellRecord
+from .checks.integrity import CHANGED
 from .datasets.cifar import batches_dir, prepare_split
 from .errors import ConfigError
 from .execute import load_submitted
@@ -26,8 +28,8 @@ from .grading import Course, grade_submission
 from .intake import read_submission
 from .notebooks import read_notebook
 from .project import cache_dir, starter_dir
-from .results import SubmissionResult
-from .rubric import load_rubric
+from .results import CheckResult, SubmissionResult
+from .rubric import RunLimits, load_rubric
 
 __all__ = ["SelfCheck", "run_self_check"]
 
@@ -41,6 +43,7 @@ class SelfCheck:
     result: SubmissionResult
     warnings: tuple[str, ...]
     quick: bool
+    limits: RunLimits  # what the student's code ran under: the grading limits
 
     @property
     def passed(self) -> bool:
@@ -48,8 +51,27 @@ class SelfCheck:
         return all(c.status in ("passed", "flagged", "skipped") for c in self.result.checks)
 
 
+def _for_the_student(check: CheckResult) -> str:
+    """A flagged check in the words of the person who wrote the code (its message is for a TA)."""
+    where = [str(item["label"]) for item in check.details]
+    if check.id == "integrity.cells":
+        cells = ", ".join(label.removeprefix("cell ") for label in where)
+        return (
+            f"you deleted {len(where)} code cell(s) of the starter notebook ({cells}): the homework asks you "
+            "to keep every code cell; copy them back from a fresh copy of the starter"
+        )
+    if check.id == "integrity.code":
+        broken = [f"{item['label']}: {item['note']}" for item in check.details if item["note"] != CHANGED]
+        return (
+            f"you changed code outside the START/END regions in {', '.join(where)}: the homework asks you to "
+            "highlight every such change in your notebook (a hyperparameter you tuned, say), so do that, and "
+            "undo any change you did not mean to make" + (f" ({'; '.join(broken)})" if broken else "")
+        )
+    return check.message
+
+
 def _warnings(result: SubmissionResult, notebook: NotebookNode | None, starter_notebook: NotebookNode) -> list[str]:
-    warnings = [c.message for c in result.checks if c.status == "flagged"]
+    warnings = [_for_the_student(c) for c in result.checks if c.status == "flagged"]
     for role, where in SECTION_ONE.items():
         text = answer_text(notebook, starter_notebook, role)
         if notebook is not None and not text:
@@ -80,7 +102,9 @@ def run_self_check(
         data = cifar_dir or folder / "data" / "datasets" / "cifar-10-batches-py"
         if cifar_dir is not None or data.is_dir():
             split = prepare_split(batches_dir(data), cache or cache_dir())
-    course = Course(rubric, starter, None, split)
+    # The student's own code on the student's own machine: limits and a clean child process,
+    # not isolation, so the check runs the same on every machine (no bwrap, no root, macOS).
+    course = Course(rubric, starter, None, split, isolation="none")
     submission = read_submission(folder)
     notebook, _, _ = load_submitted(submission, rubric)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
@@ -95,4 +119,4 @@ def run_self_check(
     warnings = _warnings(result, notebook, read_notebook(starter / rubric.notebook))
     if not quick and split is None:
         warnings.append("no CIFAR-10 data in data/datasets/cifar-10-batches-py: the CIFAR-10 checks were skipped")
-    return SelfCheck(result, tuple(warnings), quick)
+    return SelfCheck(result, tuple(warnings), quick, course.rubric.limits)

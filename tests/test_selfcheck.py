@@ -1,7 +1,8 @@
 """`grader check`: the public checks on a student's folder, on the grading code path.
 
-It needs no solutions/, runs in the sandbox like grading, shows no hidden check and
-no hidden value, and warns about what loses points silently.
+It needs no solutions/ and no sandbox (a plain child process with the grading limits),
+shows no hidden check and no hidden value, and warns about what loses points silently,
+in words for the student.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import nbformat
 import pytest
 
 from grader.cli import main
-from grader.sandbox import isolation_available
 from grader.selfcheck import run_self_check
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +41,9 @@ def test_quick_check_of_a_finished_module_passes_every_public_check(tmp_path, ca
     assert "needs the notebook: not run with --quick" in out
     assert "graded after you submit" in out
     assert not any(word in out for word in HIDDEN_WORDS)
+    # No alarm about isolation for a student's own code; what limits it ran under instead.
+    assert "ISOLATED" not in out.upper() and "sandbox" not in out
+    assert "Your code ran in a separate process under the grading limits: 2400 s in all, 900 s per cell" in out
 
 
 def test_quick_check_of_the_starter_fails_and_says_why(tmp_path, capsys):
@@ -64,10 +67,14 @@ def test_the_check_warns_about_what_loses_points_silently(tmp_path):
     nbformat.write(nb, path)
     check = run_self_check(folder, quick=True)
     warnings = "\n".join(check.warnings)
-    assert "1 starter code cell(s) deleted: cifar-baseline-history" in warnings
-    assert "changed outside the regions in cell toy-train" in warnings
+    # Addressed to the student who wrote the code, not to the TA who reads the report.
+    assert "you deleted 1 code cell(s) of the starter notebook (cifar-baseline-history)" in warnings
+    assert "you changed code outside the START/END regions in cell toy-train: the homework asks" in warnings
+    assert "undo any change you did not mean to make" in warnings
     assert "Section 1, backward pass: the answer has no numbers in it" in warnings
     assert "forward pass" not in warnings
+    assert "check that it was highlighted" not in warnings  # the TA's wording stays in the report
+    assert "check that it was highlighted" in check.result.check("integrity.code").message
 
 
 def test_the_check_runs_on_the_grading_code_path(tmp_path, demo_results):
@@ -77,7 +84,8 @@ def test_the_check_runs_on_the_grading_code_path(tmp_path, demo_results):
         if result.id.startswith("toy."):
             assert result.message == graded.check(result.id).message
             assert result.score == graded.check(result.id).score
-    assert check.result.sandboxed == isolation_available()[0]
+    # The student's own code needs limits and a clean child process, not the sandbox.
+    assert not check.result.sandboxed and "isolation='none'" in check.result.sandbox_note
 
 
 def test_a_full_check_runs_the_notebook_with_progress(tmp_path, cifar_dir, cache, capsys):

@@ -18,9 +18,10 @@ from ..results import CheckResult
 from ..rubric import CheckSpec
 from .base import Context, Evidence, Item, outcome
 
-__all__ = ["CHECKS", "match_cells"]
+__all__ = ["CHANGED", "CHECKS", "match_cells"]
 
 _SIMILAR_ENOUGH = 0.6
+CHANGED = "changed outside the START/END regions"  #: an item's note for a plain change (else: what broke)
 
 
 def _code_cells(nb: NotebookNode) -> list[NotebookNode]:
@@ -84,7 +85,7 @@ def _diff(starter: str, student: str, name: str) -> tuple[str, str]:
     if [line for line in ours if line.strip()] == [line for line in theirs if line.strip()] and not note:
         return "", ""
     diff = "\n".join(difflib.unified_diff(ours, theirs, f"starter/{name}", f"submitted/{name}", lineterm="", n=1))
-    return diff, note or "changed outside the START/END regions"
+    return diff, note or CHANGED
 
 
 def check_cells(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:
