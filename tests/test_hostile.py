@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,14 +67,25 @@ def _with_text(notebook: str, text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def hostile(project, tmp_path_factory):
+def host_listener():
+    """A TCP listener on the host's loopback: the `network` case aims at it (never outside)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def hostile(project, tmp_path_factory, host_listener):
     root = tmp_path_factory.mktemp("hostile")
     rubric = _short_limits_rubric(project.solutions / "rubric.toml", root / "rubric.toml")
     course = open_course(
         project.solutions, project.assignment, cifar_dir=None, cache=root / "cache", rubric_path=rubric
     )
+    manifest = root / "hostile.toml"
+    port = str(host_listener.getsockname()[1])
+    manifest.write_text((ROOT / "tests" / "files" / "hostile.toml").read_text().replace("HOST_PORT", port))
     folders = materialize_examples(
-        ROOT / "tests" / "files" / "hostile.toml",
+        manifest,
         {"solutions": project.solutions},
         root / "submissions",
         notebook=course.rubric.notebook,
@@ -177,10 +189,12 @@ def test_probes_grade_the_submitted_module_even_if_the_notebook_replaces_it(resu
     assert _cell(result, "toy-scores")["status"] == "error"  # the notebook saw its replacement
 
 
-def test_there_is_no_network_in_the_sandbox(results):
+def test_there_is_no_network_in_the_sandbox(results, host_listener):
     cell = _cell(results["network"], "toy-import")
     assert cell["status"] == "error"
-    assert "unreachable" in cell["error"].lower() or "OSError" in cell["error"]
+    assert "ConnectionRefusedError" in cell["error"]  # the sandbox's own loopback: nobody listens
+    with pytest.raises(BlockingIOError):  # and the host's listener never heard of it
+        host_listener.accept()
 
 
 def test_a_flood_of_output_is_trimmed(hostile, results):
