@@ -43,7 +43,7 @@ from .probes import ProbeSpec, plan_probes
 from .report import MODEL_ANSWERS, REFERENCE_FOLDER, RUBRIC_COPY, save_artifacts, write_class_files, write_report
 from .results import CheckResult, SubmissionResult, read_result, write_result
 from .rubric import Rubric, load_rubric
-from .sandbox import isolation_available
+from .sandbox import isolation_available, not_isolated_summary
 
 __all__ = [
     "BatchResult",
@@ -89,6 +89,12 @@ class Course:
     def can_isolate(self) -> bool:
         """Whether this course's runs are sandboxed (bwrap works here and is not switched off)."""
         return self.isolation != "none" and isolation_available()[0]
+
+    @property
+    def isolation_note(self) -> str:
+        """One line saying why this course's runs are not isolated and what confines them; ""
+        when they are isolated."""
+        return not_isolated_summary(self.isolation)
 
     def run(
         self, notebook: NotebookNode | None, module: str | None, probes: Sequence[ProbeSpec], keep_dir: Path, **options
@@ -390,6 +396,8 @@ def grade_batch(
     if unknown:  # before hours of grading, not after
         raise ConfigError(f"{manual_source or 'manual scores'}: no submission of {', '.join(unknown)} to grade here")
     out.mkdir(parents=True, exist_ok=True)
+    if course.isolation_note:  # once per batch, before the first run (the reference's)
+        log(f"note: {course.isolation_note}")
     reference = reference_evidence(course, out, log)
     uids: queue.Queue[int | None] = queue.Queue()
     for slot in range(max(1, jobs)):
