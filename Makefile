@@ -2,8 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The tests also run a student's `grader check` as an ordinary user, who cannot run a Python
+# under /root: they use a second environment made from the system's Python.
+SYSTEM_PYTHON ?= /usr/bin/python3
+STUDENT_VENV := .venv-student
 
-.PHONY: demo test lint bench system-packages clean
+.PHONY: demo test lint bench system-packages student-env clean
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,14 +20,23 @@ system-packages:
 	@./.ci/system-packages
 
 demo: $(BIN)/grader
-	@command -v bwrap >/dev/null || echo "note: bubblewrap is not installed: the demo runs without a sandbox (apt-get install bubblewrap)"
 	$(BIN)/grader demo
 
 lint: $(BIN)/grader
 	$(BIN)/ruff check grader tests
 	$(BIN)/ruff format --check grader tests
 
-test: system-packages $(BIN)/grader lint
+$(STUDENT_VENV)/.installed: pyproject.toml
+	$(SYSTEM_PYTHON) -m venv $(STUDENT_VENV)
+	$(STUDENT_VENV)/bin/pip install --quiet --upgrade pip
+	$(STUDENT_VENV)/bin/pip install --quiet .
+	touch $@
+
+student-env:
+	@if [ -x $(SYSTEM_PYTHON) ]; then $(MAKE) --no-print-directory $(STUDENT_VENV)/.installed; \
+	else echo "note: no $(SYSTEM_PYTHON): the tests run as an ordinary user are skipped"; fi
+
+test: system-packages $(BIN)/grader student-env lint
 	$(BIN)/grader generate --check
 	$(BIN)/pytest
 
@@ -31,4 +44,4 @@ bench: $(BIN)/grader
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) $(STUDENT_VENV) demo-output .pytest_cache

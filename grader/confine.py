@@ -87,6 +87,8 @@ def tasks_of(uid: int, proc: str = "/proc") -> int | None:
         entries = [e for e in os.listdir(proc) if e.isdigit()]
     except OSError:
         return None
+    if not entries:  # not a procfs (this very process would be in one)
+        return None
     count = 0
     for entry in entries:
         try:

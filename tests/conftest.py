@@ -7,6 +7,8 @@ its results.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,15 @@ def demo(project, cache, tmp_path_factory) -> tuple[BatchResult, Path]:
 def demo_results(demo) -> dict[str, SubmissionResult]:
     batch, _ = demo
     return {r.student: r for r in batch.results}
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel of this checkout, as students install it (`pip wheel .`)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True,
+    )
+    (built,) = dist.glob("*.whl")
+    return built

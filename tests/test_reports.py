@@ -455,13 +455,7 @@ def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
             browser.close()
 
 
-def test_an_installed_wheel_finds_its_templates_and_ships_no_solution(golden_out, tmp_path):
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-        check=True,
-    )
-    (wheel,) = dist.glob("*.whl")
+def test_an_installed_wheel_finds_its_templates_and_ships_no_solution(golden_out, wheel, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "grader/templates/report.html.j2" in names and "grader/starter/rubric.toml" in names
     assert not [n for n in names if n.startswith("solutions/")]
