@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -560,6 +560,7 @@ def test_a_bwrap_that_does_not_work_here_means_fallback(
 
 CONFINED_PROBE = """
 import json, os, socket, sys
+secret, beside, tcp_port, udp_port, host_pid = sys.argv[1:6]
 seen = {}
 def attempt(name, action):
     try:
@@ -568,71 +569,105 @@ def attempt(name, action):
         seen[name] = type(e).__name__
 attempt("read_data", lambda: open("cifar/batch").read())
 attempt("write_data", lambda: open("cifar/batch", "w").write("forged"))
-attempt("read_secret", lambda: open(sys.argv[1]).read())
-attempt("write_beside", lambda: open(sys.argv[2], "w").write("x"))
+attempt("read_secret", lambda: open(secret).read())
+attempt("write_beside", lambda: open(beside, "w").write("x"))
 attempt("write_workdir", lambda: open("mine.txt", "w").write("x"))
-attempt("connect", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[3])), timeout=2) and "connected")
+attempt("tcp", lambda: socket.create_connection(("127.0.0.1", int(tcp_port)), timeout=2) and "connected")
+attempt("udp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"hi", ("127.0.0.1", int(udp_port))))
+attempt("sees_host_process", lambda: os.path.exists(f"/proc/{host_pid}"))
+attempt("signal_host_process", lambda: os.kill(int(host_pid), 0) or "delivered")
 attempt("capabilities", lambda: [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0])
 attempt("numpy", lambda: float(__import__("numpy").ones(3).sum()))
 print(json.dumps(seen))
 """
 
+# The README's security-model table, column by column: what the code of a run could do.
+CAN, CANNOT = True, False
+SECURITY_MODEL = {
+    "bwrap": {
+        "write the data": CANNOT, "read a secret beside it": CANNOT, "write beside it": CANNOT,
+        "TCP to the host's loopback": CANNOT, "UDP to the host's loopback": CANNOT,
+        "see a host process": CANNOT, "signal a host process": CANNOT,
+    },
+    "landlock": {
+        "write the data": CANNOT, "read a secret beside it": CANNOT, "write beside it": CANNOT,
+        "TCP to the host's loopback": CANNOT, "UDP to the host's loopback": CAN,
+        "see a host process": CAN, "signal a host process": CANNOT,
+    },
+    "no-landlock": {
+        "write the data": CAN, "read a secret beside it": CAN, "write beside it": CAN,
+        "TCP to the host's loopback": CAN, "UDP to the host's loopback": CAN,
+        "see a host process": CAN, "signal a host process": CAN,
+    },
+}  # fmt: skip
 
-@pytest.fixture
-def without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """bwrap is nowhere on PATH (the sandbox looks it up there)."""
-    empty = tmp_path / "no-bwrap-here"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
 
-
-def _confined_run(work: Path, tmp_path: Path) -> tuple[sandbox.SandboxResult, dict[str, object], bool]:
-    """The probe above in the sandbox: its result, what it saw, and whether it reached a
-    listener this test opened on the host's loopback."""
-    data, secret = tmp_path / "dataset", tmp_path / "secret.txt"
+def _confined_run(work: Path, tmp_path: Path) -> tuple[sandbox.SandboxResult, dict[str, object], dict[str, bool]]:
+    """The probe above in the sandbox (isolation "auto"): its result, what it saw, and what it
+    could do, each tried against a file, a listener or a process of this test."""
+    data, secret, beside = tmp_path / "dataset", tmp_path / "secret.txt", tmp_path / "beside.txt"
     data.mkdir()
     (data / "batch").write_text("pixels")
     secret.write_text("the reference solution")
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        server.setblocking(False)
-        args = [str(secret), str(tmp_path / "beside.txt"), str(server.getsockname()[1])]
+    with (
+        socket.create_server(("127.0.0.1", 0)) as tcp,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+    ):
+        udp.bind(("127.0.0.1", 0))
+        tcp.setblocking(False)
+        udp.setblocking(False)
+        ports = [str(tcp.getsockname()[1]), str(udp.getsockname()[1])]
+        args = [str(secret), str(beside), *ports, str(os.getpid())]
         result, seen = probe(CONFINED_PROBE, work, mounts=[Mount(data, "cifar")], args=args)
-        try:
-            server.accept()[0].close()
-            reached = True
-        except BlockingIOError:
-            reached = False
-    assert (data / "batch").read_text() in ("pixels", "forged")
-    seen["data_after"] = (data / "batch").read_text()
-    return result, seen, reached
+        could = {
+            "write the data": (data / "batch").read_text() == "forged",
+            "read a secret beside it": seen["read_secret"] == "the reference solution",
+            "write beside it": beside.exists(),
+            "TCP to the host's loopback": _received(lambda: tcp.accept()[0].close()),
+            "UDP to the host's loopback": _received(lambda: udp.recv(16)),
+            "see a host process": seen["sees_host_process"] is True,
+            "signal a host process": seen["signal_host_process"] == "delivered",
+        }
+    return result, seen, could
 
 
-needs_landlock = pytest.mark.skipif(landlock_abi() < 4, reason=f"Landlock ABI {landlock_abi()} (4+ needed)")
+def _received(take: Callable[[], object]) -> bool:
+    try:
+        take()
+        return True
+    except BlockingIOError:
+        return False
 
 
-@needs_landlock
-def test_the_fallback_is_confined_by_landlock(work: Path, tmp_path: Path, without_bwrap: None) -> None:
-    result, seen, reached = _confined_run(work, tmp_path)
-    assert not result.isolated and result.note.startswith("NOT ISOLATED (bwrap is not installed")
-    assert f"Landlock (ABI {landlock_abi()})" in result.note and "no TCP connections" in result.note
-    assert seen["read_data"] == "pixels" and seen["numpy"] == 3.0 and seen["write_workdir"] == 1
-    assert seen["write_data"] == seen["read_secret"] == seen["write_beside"] == "PermissionError"
-    assert seen["connect"] == "PermissionError" and not reached
-    assert seen["data_after"] == "pixels" and not (tmp_path / "beside.txt").exists()
-    if os.geteuid() == 0:
-        assert seen["capabilities"] == "0000000000000000" and "no capabilities" in result.note
-
-
-def test_without_landlock_the_fallback_says_what_it_cannot_stop(
-    work: Path, tmp_path: Path, without_bwrap: None, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("mode", list(SECURITY_MODEL))
+def test_the_security_model_table_of_the_readme(
+    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    """A kernel without Landlock (before 5.13, or left out of the boot's LSMs): the note says the
-    code could reach everything its uid can, and it really could (this is what the README lists)."""
-    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
-    result, seen, reached = _confined_run(work, tmp_path)
-    assert "no Landlock (this kernel has no Landlock)" in result.note and "use the network" in result.note
-    assert seen["read_secret"] == "the reference solution" and seen["write_beside"] == 1
-    assert seen["connect"] == "connected" and reached and seen["data_after"] == "forged"
+    if mode == "bwrap" and not AVAILABLE:
+        pytest.skip(f"bwrap cannot sandbox here: {WHY}")
+    if mode == "landlock" and landlock_abi() < 6:
+        pytest.skip(f"Landlock ABI {landlock_abi()} here; the table's column is for ABI 6+ (Linux 6.12+)")
+    if mode != "bwrap":
+        empty = tmp_path / "no-bwrap-here"
+        empty.mkdir()
+        monkeypatch.setenv("PATH", str(empty))  # bwrap is nowhere on PATH now
+    if mode == "no-landlock":  # a kernel without Landlock (before 5.13, or not in the boot's LSMs)
+        monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+    result, seen, could = _confined_run(work, tmp_path)
+    assert could == SECURITY_MODEL[mode]
+    assert seen["read_data"] == "pixels" and seen["numpy"] == 3.0 and seen["write_workdir"] == 1
+    if os.geteuid() == 0:
+        assert seen["capabilities"] == "0000000000000000"
+    if mode == "bwrap":
+        assert result.isolated and result.note.startswith("isolated by bubblewrap")
+        return
+    assert not result.isolated and result.note.startswith("NOT ISOLATED (bwrap is not installed")
+    if mode == "landlock":
+        assert f"Landlock (ABI {landlock_abi()})" in result.note and "no TCP connections" in result.note
+        assert "(UDP, such as DNS, was not stopped)" in result.note
+    else:
+        assert "no Landlock (this kernel has no Landlock)" in result.note and "use the network" in result.note
+    assert ("no capabilities" in result.note) is (os.geteuid() == 0)
 
 
 def test_the_process_limit_counts_only_what_the_command_starts(work: Path) -> None:
