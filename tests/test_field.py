@@ -25,6 +25,7 @@ import pytest
 from grader.confine import landlock_abi
 from grader.datasets.cifar import BATCH_FILES, prepare_split
 from grader.execute import run_submission
+from grader.report import rerender
 from grader.results import read_result
 from grader.rubric import load_rubric
 from grader.sandbox import isolation_available
@@ -127,6 +128,11 @@ def test_the_demo_without_bwrap_grades_every_check_as_the_sandbox_does(demo_resu
         ]
         assert plain.validation_accuracy == sandboxed.validation_accuracy
     assert fingerprints(split.folder) == before  # not one byte of the data or the split changed
+    # The note is for the instructor: in report.html, not in the report handed back to a student.
+    rerender(out, student_view=True)
+    assert "Not sandboxed:</strong> NOT ISOLATED" in (out / "reference" / "report.html").read_text()
+    handed_back = (out / "reference" / "student-report.html").read_text()
+    assert "NOT ISOLATED" not in handed_back and "Not sandboxed" not in handed_back
 
 
 # --- a student's check, as root and as an ordinary user, with and without bwrap -------------
