@@ -33,21 +33,21 @@ import stat
 import struct
 import sys
 
-__all__ = ["FS_RIGHTS", "landlock_abi", "main", "tasks_of"]
+__all__ = ["landlock_abi", "main", "tasks_of"]
 
-_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # the same on every arch
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # one number on x86_64, aarch64 and the rest
 _CREATE_RULESET_VERSION = 1
 _RULE_PATH_BENEATH = 1
 _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
 _CAPABILITY_VERSION_3 = 0x20080522
 
 # Landlock's filesystem rights, bit by bit, and the ABI version that introduced each.
-FS_RIGHTS = (
+_FS_RIGHTS = (
     ("execute", 1), ("write_file", 1), ("read_file", 1), ("read_dir", 1), ("remove_dir", 1),
     ("remove_file", 1), ("make_char", 1), ("make_dir", 1), ("make_reg", 1), ("make_sock", 1),
     ("make_fifo", 1), ("make_block", 1), ("make_sym", 1), ("refer", 2), ("truncate", 3), ("ioctl_dev", 5),
 )  # fmt: skip
-_BIT = {name: 1 << i for i, (name, _) in enumerate(FS_RIGHTS)}
+_BIT = {name: 1 << i for i, (name, _) in enumerate(_FS_RIGHTS)}
 _READ = _BIT["execute"] | _BIT["read_file"] | _BIT["read_dir"]
 _FILE_ONLY = _BIT["execute"] | _BIT["write_file"] | _BIT["read_file"] | _BIT["truncate"] | _BIT["ioctl_dev"]
 _NET_CONNECT_TCP = 1 << 1  # ABI 4
@@ -143,7 +143,7 @@ def _drop_capabilities(libc: ctypes.CDLL) -> None:
 def _landlock(libc: ctypes.CDLL, abi: int, policy: dict[str, object]) -> None:
     """Restrict this process (and all it will exec) to the policy's paths, and no TCP out."""
     handled = 0
-    for name, since in FS_RIGHTS:
+    for name, since in _FS_RIGHTS:
         if abi >= since:
             handled |= _BIT[name]
     net = _NET_CONNECT_TCP if abi >= 4 and policy.get("deny_tcp") else 0
