@@ -3,10 +3,11 @@
 It goes through the very code path of grading (`grade_submission`: intake, the
 run, the checks), with no reference solution: only public checks run, so nothing
 hidden is computed, let alone shown. The student's own code needs no sandbox here:
-it runs in a clean child process with the grading limits, on any machine. `quick` runs the module's checks
-without the notebook (a second or two). The result also carries the warnings about
-things that lose points silently: deleted starter cells, code changed outside the
-START/END regions, a Section 1 answer with no numbers in it.
+it runs in a clean child process under the grading limits, on any machine. `quick`
+runs the module's checks without the notebook (a second or two). The result also
+carries the warnings about things that lose points silently (deleted starter cells,
+code changed outside the START/END regions, a Section 1 answer with no numbers in
+it), worded for the student who wrote the code.
 """
 
 from __future__ import annotations
