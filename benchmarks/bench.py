@@ -135,7 +135,7 @@ def main() -> int:
         ROWS[-1] = (*ROWS[-1][:2], "", "")
 
         print("batches ...", file=sys.stderr)
-        no_data = open_course(project.solutions, project.assignment, cifar_dir=None, cache=cache)
+        no_data = open_course(project.solutions, project.assignment, cifar_dir=None, cache=cache, skip_cifar=True)
         examples = materialize_examples(project.examples / "examples.toml",
                                         {"solutions": project.solutions, "assignment": project.assignment},
                                         work / "examples", notebook="toy_nn.ipynb",

@@ -85,7 +85,9 @@ def _summary(results: Sequence[SubmissionResult], descriptions: dict[str, str] |
         for group in groups:
             mine = [c for c in r.checks if c.id.split(".")[0] == group]
             pending = sum(c.max_score for c in mine if c.status == "pending")
-            score = f"{sum(c.score for c in mine):.4g}/{sum(c.max_score for c in mine):g}"
+            score = f"{sum(c.score for c in mine):.4g}/{sum(c.counted_max for c in mine):g}"
+            if mine and all(c.status == "skipped" for c in mine):
+                score = "skipped"
             cells.append("pending" if pending and pending == sum(c.max_score for c in mine) else score)
         total = f"{r.score:.4g}/{r.max_score:g}" + ("*" if r.pending_points else "")
         accuracy = "-" if r.validation_accuracy is None else f"{r.validation_accuracy:.1%}"
@@ -95,6 +97,11 @@ def _summary(results: Sequence[SubmissionResult], descriptions: dict[str, str] |
         flagged = [c.message for c in r.checks if c.status == "flagged"]
         for problem in [*r.problems, *flagged]:
             lines.append(f"  ! {problem}")
+    skipped = {r.skipped_points for r in results} - {0}
+    if skipped:
+        lines.append(
+            f"skipped checks ({', '.join(f'{p:g}' for p in sorted(skipped))} points) were not run and count in no total"
+        )
     if any(r.pending_points for r in results):
         lines.append(
             "* manual checks (the free-text questions) wait for a TA: score a copy of OUT/questions.csv, "
@@ -114,6 +121,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         args.assignment or project.assignment,
         cifar_dir=args.cifar_dir,
         cache=args.cache or cache_dir(),
+        skip_cifar=args.skip_cifar,
         isolation=args.isolation,
         timeout=args.timeout,
         cell_timeout=args.cell_timeout,
@@ -269,7 +277,14 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, required=True, help="where results, logs and the gradebook go")
     grade.add_argument("--solution", type=Path, help="the reference folder (default: solutions/ of this checkout)")
     grade.add_argument("--assignment", type=Path, help="the official starter folder (default: assignment/)")
-    grade.add_argument("--cifar-dir", type=Path, help="the CIFAR-10 data (a cifar-10-batches-py folder or its parent)")
+    data_given = grade.add_mutually_exclusive_group()
+    data_given.add_argument(
+        "--cifar-dir", type=Path, help="the CIFAR-10 data: a cifar-10-batches-py folder or its parent "
+        "(default: $GRADER_CIFAR_DIR; without either, grading is refused)"
+    )  # fmt: skip
+    data_given.add_argument(
+        "--skip-cifar", action="store_true", help="grade without the CIFAR-10 checks (left out of every total)"
+    )
     grade.add_argument(
         "-j",
         "--jobs",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .fsutil import atomic_write_text
-from .results import SubmissionResult, write_result
+from .results import CheckResult, SubmissionResult, write_result
 
 __all__ = [
     "LEDGER",
@@ -159,6 +159,13 @@ def _points(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
+def _cell(check: CheckResult | None) -> str:
+    """A check's gradebook cell: its points; "skipped" for one not run (it is in no total)."""
+    if check is None:
+        return ""
+    return "skipped" if check.status == "skipped" else _points(check.score)
+
+
 def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
     """Write `gradebook.csv` atomically, one row per student in the given order."""
     check_ids: list[str] = []
@@ -167,7 +174,7 @@ def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
     header = ["student", "name", "email", "total", "max", *check_ids, "validation_accuracy", "sandboxed", "problems"]
     rows = []
     for r in results:
-        cells = [_points(check.score) if (check := r.check(i)) else "" for i in check_ids]
+        cells = [_cell(r.check(i)) for i in check_ids]
         accuracy = "" if r.validation_accuracy is None else f"{r.validation_accuracy:.4f}"
         rows.append(
             [

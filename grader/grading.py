@@ -40,6 +40,7 @@ from .gradebook import ManualScore, merge_manual_scores
 from .intake import Submission, discover
 from .notebooks import read_notebook
 from .probes import ProbeSpec, plan_probes
+from .project import default_cifar_dir
 from .report import MODEL_ANSWERS, REFERENCE_FOLDER, RUBRIC_COPY, save_artifacts, write_class_files, write_report
 from .results import CheckResult, SubmissionResult, read_result, write_result
 from .rubric import Rubric, load_rubric
@@ -133,14 +134,18 @@ def open_course(
     *,
     cifar_dir: Path | None,
     cache: Path,
+    skip_cifar: bool = False,
     rubric_path: Path | None = None,
     isolation: Isolation = "auto",
     **limits: float | None,
 ) -> Course:
     """Load the rubric, check the course folders, prepare the data split (cached).
 
-    `limits` (timeout=..., memory_mb=...: the fields of rubric.Limits) replace the rubric's
-    where they are not None.
+    Without `cifar_dir` the configured default (`$GRADER_CIFAR_DIR`) is used; with neither,
+    a ConfigError refuses to grade unless `skip_cifar` says to grade without the CIFAR-10
+    checks on purpose (they are then skipped and left out of every maximum): a class graded
+    without its data by accident would get 35 points fewer each. `limits` (timeout=...,
+    memory_mb=...: the fields of rubric.Limits) replace the rubric's where they are not None.
     """
     rubric_path = rubric_path or (solution or starter) / "rubric.toml"
     rubric = load_rubric(rubric_path).with_limits(**limits)
@@ -148,6 +153,13 @@ def open_course(
     for folder, what in ((solution, "solution"), (starter, "starter (assignment)")):
         if folder is not None and not (folder / rubric.notebook).is_file():
             raise ConfigError(f"{folder}: no {rubric.notebook} here; is this the {what} folder?")
+    cifar_dir = None if skip_cifar else cifar_dir or default_cifar_dir()
+    if cifar_dir is None and not skip_cifar:
+        raise ConfigError(
+            "no CIFAR-10 data to grade with: pass --cifar-dir DIR (the cifar-10-batches-py folder, which "
+            "`grader data fetch --dest DIR` downloads), or set GRADER_CIFAR_DIR to it once; to grade without "
+            "the CIFAR-10 checks on purpose, pass --skip-cifar (they are then left out of every total)"
+        )
     try:
         batches = batches_dir(cifar_dir) if cifar_dir else None
     except DataError as exc:  # a wrong --cifar-dir: a usage error, not a broken data set

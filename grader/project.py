@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["Project", "cache_dir", "find_project", "starter_dir", "templates_dir"]
+__all__ = ["Project", "cache_dir", "default_cifar_dir", "find_project", "starter_dir", "templates_dir"]
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -60,6 +60,12 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "cs145-grader"
+
+
+def default_cifar_dir() -> Path | None:
+    """The CIFAR-10 data an instructor configured once (`$GRADER_CIFAR_DIR`), if any."""
+    configured = os.environ.get("GRADER_CIFAR_DIR")
+    return Path(configured) if configured else None
 
 
 def starter_dir() -> Path:

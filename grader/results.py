@@ -33,7 +33,8 @@ __all__ = [
 
 # passed/failed/partial: scored automatically; error: the code raised or timed out;
 # pending: waits for a TA's manual score; flagged: an integrity finding for the TA;
-# skipped: not run here (e.g. hidden checks in a student's self-check).
+# skipped: not run here (hidden checks in a student's self-check, the CIFAR-10 checks when
+# grading without the data on purpose); a skipped check counts in no maximum.
 STATUSES = ("passed", "partial", "failed", "error", "pending", "flagged", "skipped")
 RESULTS_VERSION = 1
 
@@ -83,13 +84,18 @@ class CheckResult:
         """The free-text answer a manual check extracted for the TA ('' if none)."""
         return next((str(d.get("observed") or "") for d in self.details if d.get("label") == "answer"), "")
 
+    @property
+    def counted_max(self) -> float:
+        """What this check adds to the maximum: its points, or 0 when it was not run."""
+        return 0.0 if self.status == "skipped" else self.max_score
+
     def to_gradescope(self, number: str) -> dict[str, Any]:
         """This check as one entry of Gradescope's `tests` list."""
         return {
             "name": self.name,
             "number": number,
             "score": self.score,
-            "max_score": self.max_score,
+            "max_score": self.counted_max,  # its worth, also when skipped: extra_data's max_points
             # Gradescope knows only passed and failed; ours is in extra_data.
             "status": "passed" if self.status in ("passed", "flagged") and self.score >= self.max_score else "failed",
             "output": self.message,
@@ -98,6 +104,7 @@ class CheckResult:
                 {
                     "check_id": self.id,
                     "status": self.status,
+                    "max_points": self.max_score,
                     "expected": self.expected,
                     "observed": self.observed,
                     "tolerance": self.tolerance,
@@ -119,7 +126,7 @@ class CheckResult:
             name=test["name"],
             status=extra["status"],
             score=float(test["score"]),
-            max_score=float(test["max_score"]),
+            max_score=float(extra.get("max_points", test["max_score"])),
             message=test.get("output", ""),
             expected=extra.get("expected"),
             observed=extra.get("observed"),
@@ -157,8 +164,13 @@ class SubmissionResult:
 
     @property
     def max_score(self) -> float:
-        """Points available, bonus excluded."""
-        return sum(c.max_score for c in self.checks if not c.bonus)
+        """Points available, bonus excluded, and so are checks that were skipped (never a 0)."""
+        return sum(c.counted_max for c in self.checks if not c.bonus)
+
+    @property
+    def skipped_points(self) -> float:
+        """Points of checks that were not run (left out of `max_score`), bonus excluded."""
+        return sum(c.max_score for c in self.checks if c.status == "skipped" and not c.bonus)
 
     @property
     def pending_points(self) -> float:

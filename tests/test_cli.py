@@ -17,34 +17,48 @@ from grader.sandbox import isolation_available
 REPO = Path(__file__).resolve().parents[1]
 
 
-def grader(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """`python -m grader ARGS` from the checkout, as a separate process."""
+def grader(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m grader ARGS` from the checkout, as a separate process (with `env` added to
+    an environment that configures no data set of its own)."""
     command = [sys.executable, "-m", "grader", *map(str, args)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    base = {k: v for k, v in os.environ.items() if k != "GRADER_CIFAR_DIR"}
+    return subprocess.run(
+        command, cwd=REPO, env={**base, "PYTHONPATH": str(REPO), **env}, capture_output=True, text=True
+    )
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("options", "env", "message"),
     [
-        (["--timeout", "-5"], "argument --timeout: must be above 0, not -5"),
-        (["--memory-mb", "lots"], "argument --memory-mb: not a number: 'lots'"),
-        (["-j", "0"], "argument -j/--jobs: must be above 0, not 0"),
-        (["--cifar-dir", "{tmp}"], "no CIFAR-10 data here (missing data_batch_1"),
+        (["--timeout", "-5"], {}, "argument --timeout: must be above 0, not -5"),
+        (["--memory-mb", "lots"], {}, "argument --memory-mb: not a number: 'lots'"),
+        (["-j", "0"], {}, "argument -j/--jobs: must be above 0, not 0"),
+        (["--cifar-dir", "{tmp}"], {}, "no CIFAR-10 data here (missing data_batch_1"),
+        # An instructor who forgot the data would get a class 35 points short each: refused.
+        ([], {}, "no CIFAR-10 data to grade with: pass --cifar-dir DIR (the cifar-10-batches-py folder, which "
+                 "`grader data fetch --dest DIR` downloads), or set GRADER_CIFAR_DIR"),
+        ([], {"GRADER_CIFAR_DIR": "{tmp}"}, "no CIFAR-10 data here (missing data_batch_1"),  # the default is read
+        (["--cifar-dir", "{tmp}", "--skip-cifar"], {}, "argument --skip-cifar: not allowed with argument --cifar-dir"),
     ],
-    ids=["negative-timeout", "memory-not-a-number", "no-jobs", "cifar-dir-without-data"],
-)
-def test_a_wrong_option_exits_2_naming_it(tmp_path: Path, options: list[str], message: str) -> None:
+    ids=[
+        "negative-timeout", "memory-not-a-number", "no-jobs", "cifar-dir-without-data", "no-data-given",
+        "configured-data-dir-without-data", "data-and-no-data",
+    ],
+)  # fmt: skip
+def test_a_wrong_option_exits_2_naming_it(
+    tmp_path: Path, options: list[str], env: dict[str, str], message: str
+) -> None:
     (tmp_path / "alice").mkdir()
     options = [o.format(tmp=tmp_path) for o in options]
-    ran = grader("grade", tmp_path / "alice", "--out", tmp_path / "out", *options)
+    env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
+    ran = grader("grade", tmp_path / "alice", "--out", tmp_path / "out", *options, **env)
     assert ran.returncode == 2, ran.stderr
     assert message in ran.stderr
     assert not (tmp_path / "out").exists()  # nothing graded, nothing written
 
 
 def test_a_submission_path_that_does_not_exist_exits_2(tmp_path: Path) -> None:
-    ran = grader("grade", tmp_path / "nowhere", "--out", tmp_path / "out")
+    ran = grader("grade", tmp_path / "nowhere", "--out", tmp_path / "out", "--skip-cifar")
     assert ran.returncode == 2 and f"{tmp_path / 'nowhere'}: no such file or folder" in ran.stderr
 
 
@@ -56,7 +70,7 @@ def test_grading_a_class_prints_progress_and_a_table_and_resumes(tmp_path: Path)
     (good / "toy_nn.ipynb").write_bytes((REPO / "solutions/toy_nn.ipynb").read_bytes())
     (broken / "toy_nn.ipynb").write_text('{"cells": [', encoding="utf-8")
     out = tmp_path / "out"
-    options = ["--out", out, "--cache", tmp_path / "cache", "-j", "2", "--cell-timeout", "120"]
+    options = ["--out", out, "--cache", tmp_path / "cache", "-j", "2", "--cell-timeout", "120", "--skip-cifar"]
 
     first = grader("grade", tmp_path / "class", *options)
     assert first.returncode == 0, first.stderr
@@ -71,6 +85,10 @@ def test_grading_a_class_prints_progress_and_a_table_and_resumes(tmp_path: Path)
         rows = {row["student"]: row for row in csv.DictReader(f)}
     assert set(rows) == {"good", "broken"}
     assert float(rows["good"]["total"]) > float(rows["broken"]["total"]) > 0  # the module still counts
+    # Without the data on purpose: the CIFAR-10 checks are skipped, in no maximum, and say so.
+    assert rows["good"]["max"] == "65" and rows["good"]["cifar.tuned"] == "skipped"
+    assert lines[header + 4].split()[4] == "skipped"  # the table's cifar column
+    assert "skipped checks (35 points) were not run and count in no total" in first.stdout
     assert "invalid JSON" in (out / "broken" / "grading.log").read_text(encoding="utf-8")
 
     again = grader("grade", tmp_path / "class", *options)
@@ -85,7 +103,7 @@ def test_a_result_graded_without_the_sandbox_is_regraded_once_it_works(tmp_path:
     (student / "hw3code").mkdir(parents=True)
     for name in ("toy_nn.ipynb", "hw3code/neural_net.py"):
         (student / name).write_bytes((REPO / "solutions" / name).read_bytes())
-    options = ["--out", tmp_path / "out", "--cache", tmp_path / "cache", "--cell-timeout", "120"]
+    options = ["--out", tmp_path / "out", "--cache", tmp_path / "cache", "--cell-timeout", "120", "--skip-cifar"]
     plain = grader("grade", tmp_path / "class", *options, "--isolation", "none")
     assert plain.returncode == 0, plain.stderr
     assert "NOT ISOLATED" in (tmp_path / "out" / "alice" / "grading.log").read_text(encoding="utf-8")

@@ -79,7 +79,7 @@ def hostile(project, tmp_path_factory, host_listener):
     root = tmp_path_factory.mktemp("hostile")
     rubric = _short_limits_rubric(project.solutions / "rubric.toml", root / "rubric.toml")
     course = open_course(
-        project.solutions, project.assignment, cifar_dir=None, cache=root / "cache", rubric_path=rubric
+        project.solutions, project.assignment, cifar_dir=None, cache=root / "cache", skip_cifar=True, rubric_path=rubric
     )
     manifest = root / "hostile.toml"
     port = str(host_listener.getsockname()[1])
@@ -129,6 +129,13 @@ def test_the_good_submission_passes_everything_it_can_without_data(results):
             assert check.status == "passed", (check.id, check.message)
         if check.id.startswith("cifar."):
             assert check.status == "skipped"
+    # Graded without the data on purpose: the 35 CIFAR-10 points are in no maximum, anywhere.
+    assert (good.max_score, good.skipped_points) == (65, 35)
+    written = good.to_gradescope()
+    tuned = next(t for t in written["tests"] if t["extra_data"]["check_id"] == "cifar.tuned")
+    assert (tuned["score"], tuned["max_score"], tuned["extra_data"]["max_points"]) == (0, 0, 25)
+    assert sum(t["max_score"] for t in written["tests"] if not t["extra_data"]["bonus"]) == 65
+    assert SubmissionResult.from_gradescope(json.loads(json.dumps(written))) == good
 
 
 def test_the_reference_solution_is_not_visible_from_the_sandbox(results):
