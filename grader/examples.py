@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 from .errors import ConfigError
 from .notebooks import read_notebook, write_notebook_bytes
 
@@ -57,11 +59,16 @@ def _apply(folder: Path, edit: Mapping[str, Any], where: str) -> None:
         path.write_text(_replace_once(path.read_text(encoding="utf-8"), edit["find"], edit["replace"], where))
         return
     nb = read_notebook(path)
-    if "cell" in edit:
-        cells = [c for c in nb.cells if c.get("id") == edit["cell"]]
+    if "cell" in edit or "after" in edit:
+        wanted = edit.get("cell", edit.get("after"))
+        cells = [c for c in nb.cells if c.get("id") == wanted]
         if len(cells) != 1:
-            raise ConfigError(f"{where}: no single cell with id {edit['cell']!r}")
-        cells[0].source = edit["source"].strip("\n")
+            raise ConfigError(f"{where}: no single cell with id {wanted!r}")
+        if "cell" in edit:
+            cells[0].source = edit["source"].strip("\n")
+        else:  # a code cell of the student's own, right after that one
+            added = nbformat.v4.new_code_cell(edit["source"].strip("\n"), id=edit.get("id", "added"))
+            nb.cells.insert(nb.cells.index(cells[0]) + 1, added)
     else:
         hits = [c for c in nb.cells if edit["find"] in c.source]
         if len(hits) != 1:

@@ -2,7 +2,8 @@
 
 The workspace is a fresh folder holding the official course files (the `data/`
 helpers, `hw3code/__init__.py`) plus the student's notebook and `neural_net.py`,
-nothing else. The data set, the grader's split and the harness are mounted into it
+nothing else; the notebook's given cells (those without a START/END region) are the
+course's own (`notebooks.with_given_cells`). The data set, the grader's split and the harness are mounted into it
 read-only. One sandboxed run does everything that needs student code
 (`grader/harness/run.py`): the module probes, then the notebook, then the harvest.
 Everything it wrote is read back here as untrusted data: sizes are bounded,
@@ -31,7 +32,7 @@ from .datasets.cifar import PreparedSplit
 from .errors import SubmissionError
 from .fsutil import atomic_write_bytes
 from .intake import Submission
-from .notebooks import load_notebook, write_notebook_bytes
+from .notebooks import load_notebook, read_notebook, with_given_cells, write_notebook_bytes
 from .probes import ProbeSpec, read_outcomes, write_plan
 from .rubric import Rubric
 from .sandbox import Limits, Mount, SandboxResult, run_sandboxed
@@ -42,6 +43,14 @@ HARNESS = Path(__file__).resolve().parent / "harness"
 _STATE = ".grader"  # the workspace's folder for the job, the inputs and the outputs
 _NOT_COPIED = ("rubric.toml", "__pycache__", ".ipynb_checkpoints", "datasets")
 _MAX_SMALL_FILE = 4 << 20
+
+
+def _harvest_reserve(timeout: float) -> float:
+    """Seconds of a run's whole limit kept back from the student's code: enough to interrupt a
+    cell, harvest best_net and write the results before the sandbox kills everything."""
+    return min(60.0, timeout / 10)
+
+
 _MAX_HARVEST = 256 << 20
 
 
@@ -53,6 +62,7 @@ class RunInfo:
     executed_notebook: Path | None  # kept next to the results, for the report
     problems: tuple[str, ...] = ()
     seconds: dict[str, float] | None = None  # probes, notebook
+    restored: tuple[str, ...] = ()  # given cells that ran as the course wrote them, not as submitted
 
 
 def load_submitted(submission: Submission, rubric: Rubric) -> tuple[NotebookNode | None, str | None, list[str]]:
@@ -130,7 +140,10 @@ def run_submission(
     with tempfile.TemporaryDirectory(prefix="grader-ws-") as tmp:
         root = Path(tmp) / "workspace"
         root.mkdir()
-        _build_workspace(root, starter, rubric, notebook if run_notebook else None, module)
+        to_run, restored = None, ()  # the evidence keeps the notebook as submitted; this one runs
+        if notebook is not None and run_notebook:
+            to_run, restored = with_given_cells(notebook, read_notebook(starter / rubric.notebook))
+        _build_workspace(root, starter, rubric, to_run, module)
         state = root / _STATE
         mounts = [Mount(HARNESS, f"{_STATE}/harness")]
         if split is not None:
@@ -148,6 +161,8 @@ def run_submission(
             # that hangs is reported as such before the whole budget is gone.
             "probe_timeout_each": min(60.0, limits.probe_timeout / 3),
             "cell_timeout": limits.cell_timeout,
+            "timeout": limits.timeout,
+            "budget": limits.timeout - _harvest_reserve(limits.timeout),
         }
         (state / "job.json").write_text(json.dumps(job))
         out = state / "out"
@@ -172,7 +187,7 @@ def run_submission(
             for part in ("probes", "notebook")
             if isinstance(summary.get(part), dict)
         }
-    return evidence, RunInfo(result, executed, (problem,) if problem else (), seconds)
+    return evidence, RunInfo(result, executed, (problem,) if problem else (), seconds, restored)
 
 
 @contextlib.contextmanager

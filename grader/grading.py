@@ -308,6 +308,7 @@ def _run_info(evidence: Evidence, info: RunInfo) -> dict[str, object]:
             for c in evidence.cells
         ],
         "executed_notebook": info.executed_notebook.name if info.executed_notebook else None,
+        "restored_cells": list(info.restored),
     }
 
 

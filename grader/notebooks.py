@@ -3,10 +3,17 @@
 Students' notebooks arrive in every state: valid, hand-edited, saved by an old
 Jupyter (nbformat 3, no cell ids), truncated. `load_notebook` reads what can be read
 and says what it had to fix; only a file that is not a notebook at all is an error.
+
+`match_cells` pairs the starter's code cells with a student's; `with_given_cells`
+builds the notebook that runs: the *given* cells (starter code cells without a
+START/END region, such as the one that loads the data) as the course wrote them,
+as nbgrader restores its read-only cells, and everything else as submitted.
 """
 
 from __future__ import annotations
 
+import copy
+import difflib
 import json
 import re
 import warnings
@@ -15,14 +22,20 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from .errors import SubmissionError
+from .errors import MarkerError, SubmissionError
+from .markers import find_regions, outside_regions
 
 __all__ = [
     "answer_role",
+    "is_given",
     "load_notebook",
+    "match_cells",
     "read_notebook",
+    "with_given_cells",
     "write_notebook_bytes",
 ]
+
+_SIMILAR_ENOUGH = 0.6
 
 _VALID_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -132,3 +145,83 @@ def answer_role(cell: NotebookNode) -> str | None:
         return None
     role = grader.get("answer")
     return role if isinstance(role, str) else None
+
+
+def _code_cells(nb: NotebookNode) -> list[NotebookNode]:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def match_cells(starter: NotebookNode, student: NotebookNode) -> list[tuple[NotebookNode, NotebookNode | None]]:
+    """Pair every starter code cell with the student's cell (None when deleted)."""
+    candidates = _code_cells(student)
+    by_id = {c.get("id"): c for c in candidates}
+    pairs: list[tuple[NotebookNode, NotebookNode | None]] = []
+    unmatched: list[NotebookNode] = []
+    used: set[int] = set()
+    for cell in _code_cells(starter):
+        twin = by_id.get(cell.get("id"))
+        if twin is not None and id(twin) not in used:
+            used.add(id(twin))
+            pairs.append((cell, twin))
+        else:
+            unmatched.append(cell)
+            pairs.append((cell, None))
+    # Cells without a matching id (an old Jupyter drops ids): the most similar one.
+    for index, (cell, twin) in enumerate(pairs):
+        if twin is not None:
+            continue
+        best, best_ratio = None, _SIMILAR_ENOUGH
+        for other in candidates:
+            if id(other) in used:
+                continue
+            ratio = difflib.SequenceMatcher(None, _skeleton(cell.source), _skeleton(other.source)).ratio()
+            if ratio > best_ratio:
+                best, best_ratio = other, ratio
+        if best is not None:
+            used.add(id(best))
+            pairs[index] = (cell, best)
+    return pairs
+
+
+def _skeleton(source: str) -> str:
+    """A cell's code outside its regions, or all of it when its markers are broken."""
+    try:
+        return "\n".join(outside_regions(source))
+    except MarkerError:
+        return source
+
+
+def is_given(starter_cell: NotebookNode) -> bool:
+    """A starter code cell with no START/END region: the course's code, which the student runs."""
+    return starter_cell.cell_type == "code" and not find_regions(starter_cell.source)
+
+
+def with_given_cells(submitted: NotebookNode, starter: NotebookNode) -> tuple[NotebookNode, tuple[str, ...]]:
+    """The notebook to run: `submitted` with every given cell as the course wrote it (a student's
+    edit there, such as the path to their own copy of the data, does not run; a deleted one is
+    put back where it was), its region cells and its own added cells as they are. Also the ids
+    of the given cells whose code was changed or missing (whitespace and blank lines aside)."""
+    notebook = copy.deepcopy(submitted)
+    restored: list[str] = []
+    after = -1  # the position in `notebook` of the last starter cell's twin: a deleted cell goes after it
+    for cell, twin in match_cells(starter, notebook):
+        if twin is not None:
+            after = next(i for i, c in enumerate(notebook.cells) if c is twin)
+        if not is_given(cell):
+            continue
+        if twin is None:
+            taken = {c.get("id") for c in notebook.cells}
+            new_id = cell.get("id") if cell.get("id") not in taken else f"{cell.get('id')}-given"
+            twin = nbformat.v4.new_code_cell(cell.source, id=new_id)
+            notebook.cells.insert(after + 1, twin)
+            after += 1
+        elif _code_lines(twin.source) == _code_lines(cell.source):
+            twin.source = cell.source
+            continue
+        twin.source = cell.source
+        restored.append(str(cell.get("id")))
+    return notebook, tuple(restored)
+
+
+def _code_lines(source: str) -> list[str]:
+    return [line.rstrip() for line in source.splitlines() if line.strip()]

@@ -21,7 +21,7 @@ from nbformat import NotebookNode
 
 from .checks.answers import answer_text, has_numbers
 from .checks.base import CellRecord
-from .checks.integrity import CHANGED
+from .checks.integrity import CHANGED, COURSE_RAN
 from .datasets.cifar import batches_dir, prepare_split
 from .errors import ConfigError
 from .execute import load_submitted
@@ -62,11 +62,30 @@ def _for_the_student(check: CheckResult) -> str:
             "to keep every code cell; copy them back from a fresh copy of the starter"
         )
     if check.id == "integrity.code":
-        broken = [f"{item['label']}: {item['note']}" for item in check.details if item["note"] != CHANGED]
+        given = [str(item["label"]) for item in check.details if item["note"] == COURSE_RAN]
+        changed = [str(item["label"]) for item in check.details if item["note"] != COURSE_RAN]
+        broken = [
+            f"{item['label']}: {item['note']}" for item in check.details if item["note"] not in (CHANGED, COURSE_RAN)
+        ]
+        said = []
+        if given:
+            said.append(
+                f"you changed the given {', '.join(given)}: the grader runs the course's version of a given cell, "
+                "so your change there does not count; keep your work in the START/END regions or in cells you add"
+            )
+        if changed:
+            said.append(
+                f"you changed code outside the START/END regions in {', '.join(changed)}: the homework asks you to "
+                "highlight every such change in your notebook (a hyperparameter you tuned, say), so do that, and "
+                "undo any change you did not mean to make" + (f" ({'; '.join(broken)})" if broken else "")
+            )
+        return "; and ".join(said)
+    if check.id == "integrity.unseen":
+        above = [f"{item['label']} {item['observed']:.1%}" for item in check.details if not item["ok"]]
+        unseen = check.details[0]["expected"] if check.details else "much less"
         return (
-            f"you changed code outside the START/END regions in {', '.join(where)}: the homework asks you to "
-            "highlight every such change in your notebook (a hyperparameter you tuned, say), so do that, and "
-            "undo any change you did not mean to make" + (f" ({'; '.join(broken)})" if broken else "")
+            f"your best_net's {' and '.join(above)} is far above its accuracy on images it never saw ({unseen}): "
+            "it looks trained on those images; train on X_train only, and use X_val only to choose settings"
         )
     return check.message
 

@@ -62,7 +62,7 @@ PATHS: dict[str, tuple[str, tuple[str, ...] | str]] = {
     "cifar.tuned": ("error", "cell 2 (cifar-search)"),
     "cifar.test": ("error", "cell 3 (cifar-test)"),
 }
-NO_RUN = ("handcalc.forward", "handcalc.backward", "integrity.cells", "integrity.code")
+NO_RUN = ("handcalc.forward", "handcalc.backward", "integrity.cells", "integrity.code", "integrity.unseen")
 NOTEBOOK = nbformat.v4.new_notebook(
     cells=[
         nbformat.v4.new_code_cell("from hw3code.neural_net import TwoLayerNet"),
@@ -85,7 +85,7 @@ def context(reference, tmp_path_factory) -> Context:
     folder = tmp_path_factory.mktemp("split")
     X = np.zeros((10, 3072))
     X[np.arange(10), np.arange(10)] = 1.0
-    for part in ("val", "test"):
+    for part in ("val", "test", "unseen"):
         np.save(folder / f"X_{part}.npy", X)
         np.save(folder / f"y_{part}.npy", np.arange(10))
     return Context(RUBRIC, reference=reference, split=PreparedSplit(folder, "hand-made"), probe_inputs=INPUTS)

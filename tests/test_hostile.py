@@ -135,7 +135,8 @@ def test_the_good_submission_passes_everything_it_can_without_data(results):
     tuned = next(t for t in written["tests"] if t["extra_data"]["check_id"] == "cifar.tuned")
     assert (tuned["score"], tuned["max_score"], tuned["extra_data"]["max_points"]) == (0, 0, 25)
     assert sum(t["max_score"] for t in written["tests"] if not t["extra_data"]["bonus"]) == 65
-    assert SubmissionResult.from_gradescope(json.loads(json.dumps(written))) == good
+    read_back = SubmissionResult.from_gradescope(json.loads(json.dumps(written)))
+    assert (read_back.max_score, read_back.check("cifar.tuned").max_score) == (65, 25)
 
 
 def test_the_reference_solution_is_not_visible_from_the_sandbox(results):
@@ -146,7 +147,7 @@ def test_the_reference_solution_is_not_visible_from_the_sandbox(results):
 
 def test_a_process_bomb_hits_the_process_limit_and_the_run_goes_on(results):
     result = results["process-bomb"]
-    bomb = _cell(result, "toy-setup")
+    bomb = _cell(result, "trick")
     assert bomb["status"] == "error"
     assert "Resource temporarily unavailable" in bomb["error"] or "BlockingIOError" in bomb["error"]
     assert _cell(result, "toy-gradients")["status"] == "ok"
@@ -155,14 +156,14 @@ def test_a_process_bomb_hits_the_process_limit_and_the_run_goes_on(results):
 
 def test_an_endless_cell_times_out_and_the_next_cells_run(results):
     result = results["endless-cell"]
-    assert _cell(result, "toy-import")["status"] == "timeout"
+    assert _cell(result, "trick")["status"] == "timeout"
     assert _cell(result, "toy-setup")["status"] == "ok"
     assert _cell(result, "toy-scores")["status"] == "ok"
 
 
 def test_a_cell_that_ignores_interrupts_stops_the_notebook_but_not_the_probes(results):
     result = results["stubborn-cell"]
-    assert _cell(result, "toy-import")["status"] == "timeout"
+    assert _cell(result, "trick")["status"] == "timeout"
     later = _cell(result, "toy-scores")
     assert later["status"] == "not-run" and "stayed busy" in later["error"]
     assert result.check("toy.scores").status == result.check("toy.train").status == "passed"
@@ -170,14 +171,14 @@ def test_a_cell_that_ignores_interrupts_stops_the_notebook_but_not_the_probes(re
 
 def test_a_dead_kernel_costs_the_later_cells_only(results):
     result = results["kernel-exit"]
-    assert _cell(result, "toy-import")["status"] == "dead"
+    assert _cell(result, "trick")["status"] == "dead"
     assert _cell(result, "toy-train")["status"] == "not-run"
     assert result.check("toy.loss.hidden").status == "passed"
 
 
 def test_a_memory_hog_gets_a_memory_error_in_its_cell(results):
     result = results["memory-hog"]
-    hog = _cell(result, "toy-import")
+    hog = _cell(result, "trick")
     assert hog["status"] == "error" and "MemoryError" in hog["error"]
     assert _cell(result, "toy-setup")["status"] == "ok"
 
@@ -196,8 +197,19 @@ def test_probes_grade_the_submitted_module_even_if_the_notebook_replaces_it(resu
     assert _cell(result, "toy-scores")["status"] == "error"  # the notebook saw its replacement
 
 
+def test_a_given_cell_runs_as_the_course_wrote_it(results):
+    """The trick of `rewrites-module`, put in a given cell instead of a cell of its own, never runs."""
+    result = results["tampers-with-given-cell"]
+    assert _cell(result, "toy-scores")["status"] == "ok"  # the module was not replaced
+    assert result.info["restored_cells"] == ["toy-import"]
+    code = result.check("integrity.code")
+    assert code.status == "flagged" and "the course's version of the given cell toy-import ran instead" in code.message
+    assert "raise SystemExit('replaced')" in code.details[0]["observed"]  # the TA sees the edit as a diff
+    assert result.score == results["good"].score
+
+
 def test_there_is_no_network_in_the_sandbox(results, host_listener):
-    cell = _cell(results["network"], "toy-import")
+    cell = _cell(results["network"], "trick")
     assert cell["status"] == "error"
     assert "ConnectionRefusedError" in cell["error"]  # the sandbox's own loopback: nobody listens
     with pytest.raises(BlockingIOError):  # and the host's listener never heard of it
@@ -206,7 +218,7 @@ def test_there_is_no_network_in_the_sandbox(results, host_listener):
 
 def test_a_flood_of_output_is_trimmed(hostile, results):
     _, out, *_ = hostile
-    assert _cell(results["output-flood"], "toy-import")["status"] == "ok"
+    assert _cell(results["output-flood"], "trick")["status"] == "ok"
     executed = out / "output-flood" / "executed.ipynb"
     assert executed.stat().st_size < 1_000_000
     assert "output trimmed by the grader" in executed.read_text()

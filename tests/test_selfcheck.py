@@ -60,8 +60,10 @@ def test_the_check_warns_about_what_loses_points_silently(tmp_path):
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if c.get("id") != "cifar-baseline-history"]  # a deleted starter cell
     for cell in nb.cells:
-        if cell.get("id") == "toy-train":  # a hyperparameter changed outside the regions
+        if cell.get("id") == "toy-train":  # a hyperparameter changed in a given cell
             cell.source = cell.source.replace("num_iters=100", "num_iters=300")
+        if cell.get("id") == "cifar-search":  # and outside the region of a region cell
+            cell.source = cell.source.replace("opt_settings_str = ''\n", "opt_settings_str = 'none'\n")
         if cell.get("id") == "handcalc-backward-answer":
             cell.source = "**Answers:** I used the chain rule and the sigmoid's derivative."
     nbformat.write(nb, path)
@@ -69,7 +71,8 @@ def test_the_check_warns_about_what_loses_points_silently(tmp_path):
     warnings = "\n".join(check.warnings)
     # Addressed to the student who wrote the code, not to the TA who reads the report.
     assert "you deleted 1 code cell(s) of the starter notebook (cifar-baseline-history)" in warnings
-    assert "you changed code outside the START/END regions in cell toy-train: the homework asks" in warnings
+    assert "you changed the given cell toy-train: the grader runs the course's version of a given cell" in warnings
+    assert "you changed code outside the START/END regions in cell cifar-search: the homework asks" in warnings
     assert "undo any change you did not mean to make" in warnings
     assert "Section 1, backward pass: the answer has no numbers in it" in warnings
     assert "forward pass" not in warnings
@@ -99,7 +102,7 @@ def test_a_full_check_runs_the_notebook_with_progress(tmp_path, cifar_dir, cache
     assert check.passed
     assert {c.id for c in check.result.checks} == {
         "toy.scores", "toy.loss", "toy.gradients", "toy.train", "cifar.tuned", "cifar.test", "bonus.softmax",
-        "integrity.cells", "integrity.code",
+        "integrity.cells", "integrity.code", "integrity.unseen",
     }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from ..results import CheckResult
 from ..rubric import CheckSpec, Rubric
 
 __all__ = [
+    "WHOLE_LIMIT",
     "CellRecord",
     "CheckFn",
     "Context",
@@ -32,6 +33,11 @@ __all__ = [
     "rel_error",
     "why_not_compared",
 ]
+
+
+# The `ename` the harness gives a cell stopped by the submission's whole time limit rather than
+# by its own (harness/execute_notebook.py writes it; a test keeps the two equal).
+WHOLE_LIMIT = "SubmissionTimeLimit"
 
 
 @dataclass(frozen=True)
@@ -46,13 +52,20 @@ class CellRecord:
     evalue: str = ""
     traceback: str = ""
 
+    @property
+    def stopped_by_whole_limit(self) -> bool:
+        """The cell timed out because the whole submission ran out of time, not the cell."""
+        return self.status == "timeout" and self.ename == WHOLE_LIMIT
+
     def describe(self) -> str:
         """`cell 31 (cifar-search) raised NameError: name 'x' is not defined`."""
         where = f"cell {self.index + 1} ({self.cell_id})"
         if self.status == "error":
             return f"{where} raised {self.ename}: {self.evalue}".strip()
         if self.status == "timeout":
-            return f"{where} ran out of time"
+            return f"{where} ran out of time" + (
+                " (the whole submission's limit)" if self.stopped_by_whole_limit else ""
+            )
         return f"{where}: {self.evalue or self.status}"
 
 

@@ -18,7 +18,7 @@ from . import netmath
 from .base import Context, Evidence, Item, hidden_skipped, outcome
 from .toy import probe_failure
 
-__all__ = ["CHECKS", "validation_accuracy"]
+__all__ = ["CHECKS", "correct_on", "net_problem", "validation_accuracy"]
 
 INPUT_SIZE, NUM_CLASSES = 3072, 10
 
@@ -27,7 +27,7 @@ def _shapes(hidden: int) -> dict[str, tuple[int, ...]]:
     return {"W1": (hidden, INPUT_SIZE), "b1": (hidden,), "W2": (NUM_CLASSES, hidden), "b2": (NUM_CLASSES,)}
 
 
-def _net_problem(params: Mapping[str, np.ndarray]) -> str:
+def net_problem(params: Mapping[str, np.ndarray]) -> str:
     """Why these parameters are not a usable CIFAR-10 net (of any hidden size), or ''."""
     hidden = params["W1"].shape[0] if params["W1"].ndim == 2 else -1
     for name, shape in _shapes(hidden).items():
@@ -38,7 +38,8 @@ def _net_problem(params: Mapping[str, np.ndarray]) -> str:
     return ""
 
 
-def _accuracy(params: Mapping[str, np.ndarray], context: Context, split: str) -> tuple[int, int]:
+def correct_on(params: Mapping[str, np.ndarray], context: Context, split: str) -> tuple[int, int]:
+    """(right, rows) of the net on one part of the grader's split: val, test or unseen."""
     assert context.split is not None
     X, y = context.split.load(f"X_{split}"), context.split.load(f"y_{split}")
     return netmath.correct_count(params, X, y), len(y)
@@ -50,9 +51,9 @@ def validation_accuracy(evidence: Evidence, context: Context) -> float | None:
     if context.split is None or harvest is None or "best_net" not in harvest.nets:
         return None
     params = harvest.nets["best_net"]
-    if _net_problem(params):
+    if net_problem(params):
         return None
-    correct, total = _accuracy(params, context, "val")
+    correct, total = correct_on(params, context, "val")
     return correct / total
 
 
@@ -60,6 +61,21 @@ def _cells_about(evidence: Evidence, name: str) -> list[str]:
     """The failed cells whose code mentions `name`: where the student should look."""
     cells = evidence.notebook.cells if evidence.notebook is not None else []
     return [c.describe() for c in evidence.failed_cells() if c.index < len(cells) and name in cells[c.index].source]
+
+
+def _stopped_search(evidence: Evidence, context: Context) -> str:
+    """Why best_net is the net of a search that was stopped short, or '' when it was not."""
+    cells = evidence.notebook.cells if evidence.notebook is not None else []
+    limits = context.rubric.limits
+    for c in evidence.cells:
+        if c.status == "timeout" and c.index < len(cells) and "best_net" in cells[c.index].source:
+            if c.stopped_by_whole_limit:
+                limit = f"the {limits.timeout:g} s limit for the whole submission"
+            else:
+                limit = f"the {limits.cell_timeout:g} s cell limit"
+            stopped = f"the search (cell {c.index + 1}) ran past {limit} and was stopped"
+            return f"{stopped}; best_net as it stood then was graded"
+    return ""
 
 
 def _missing_net(spec: CheckSpec, evidence: Evidence, name: str) -> CheckResult:
@@ -89,11 +105,11 @@ def check_baseline(spec: CheckSpec, evidence: Evidence, context: Context) -> Che
     params = {n: probe.arrays.get(f"params.{n}") for n in netmath.PARAM_NAMES}
     if any(p is None for p in params.values()):
         return outcome(spec, [Item("params", False, note="train left no params")], "train left no parameters")
-    problem = _net_problem(params)
+    problem = net_problem(params)
     if problem:
         return outcome(spec, [Item("params", False, note=problem)], f"after training, {problem}")
-    correct, total = _accuracy(params, context, "val")
-    ref_correct, _ = _accuracy({n: ref.arrays[f"params.{n}"] for n in netmath.PARAM_NAMES}, context, "val")
+    correct, total = correct_on(params, context, "val")
+    ref_correct, _ = correct_on({n: ref.arrays[f"params.{n}"] for n in netmath.PARAM_NAMES}, context, "val")
     student, expected = correct / total, ref_correct / total
     ok = abs(student - expected) <= spec.tolerance
     item = Item(
@@ -123,10 +139,10 @@ def check_tuned(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckR
     if hidden != rule.hidden_size:
         item = Item("hidden size", False, rule.hidden_size, hidden)
         return outcome(spec, [item], f"best_net has {hidden} hidden units; the rubric requires {rule.hidden_size}")
-    problem = _net_problem(params)
+    problem = net_problem(params)
     if problem:
         return outcome(spec, [Item("best_net", False, note=problem)], f"best_net: {problem}")
-    correct, total = _accuracy(params, context, "val")
+    correct, total = correct_on(params, context, "val")
     multiplier = rule.multiplier(correct, total)
     percent = Fraction(100 * correct, total)
     items = [
@@ -148,6 +164,9 @@ def check_tuned(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckR
     claimed = evidence.harvest.numbers.get("best_valid_acc") if evidence.harvest else None
     if claimed is not None and abs(claimed - correct / total) > 0.5 / total:
         message += f"; the notebook reported {claimed:g} (the grader recomputes it from best_net's weights)"
+    stopped = _stopped_search(evidence, context)
+    if stopped:
+        message += f"; {stopped}"
     return outcome(
         spec, items, message, fraction=float(multiplier), expected=items[0].expected, observed=correct / total
     )
@@ -160,10 +179,10 @@ def check_test(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckRe
     params = _best_net(spec, evidence, context)
     if isinstance(params, CheckResult):
         return params
-    problem = _net_problem(params)
+    problem = net_problem(params)
     if problem:
         return outcome(spec, [Item("best_net", False, note=problem)], f"best_net: {problem}")
-    correct, total = _accuracy(params, context, "test")
+    correct, total = correct_on(params, context, "test")
     reported = evidence.harvest.numbers.get("test_acc") if evidence.harvest else None
     ok = reported is not None and abs(reported - correct / total) <= spec.tolerance
     item = Item(

@@ -5,7 +5,9 @@ the grader's: it validates every file and names what is wrong. `prepare_split`
 writes the arrays the notebook's `get_CIFAR10_data` builds (49,000 training,
 1,000 validation, 1,000 test rows, mean image of the training rows subtracted,
 float64 rows of 3,072 values in height-width-channel order) once per data set to a
-cache folder. The grader recomputes accuracies on them, and module probes read them
+cache folder, and the same of the test batch's other rows (9,000 in CIFAR-10): the
+*unseen* images, which the notebook never touches, so a net cannot have been fitted
+to them. The grader recomputes accuracies on them, and module probes read them
 read-only through memory maps, so parallel sandboxes share one copy in memory.
 """
 
@@ -33,7 +35,7 @@ __all__ = [
 
 BATCH_FILES = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
 NUM_TRAINING, NUM_VALIDATION, NUM_TEST = 49_000, 1_000, 1_000
-ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "X_unseen", "y_unseen")
 _HELP = (
     "point --cifar-dir at the folder unpacked from cifar-10-python.tar.gz, "
     "or make one with `grader data fetch --dest DIR` (or `grader data synth --dest DIR` for tests)"
@@ -126,6 +128,7 @@ def prepare_split(cifar_dir: Path, cache: Path) -> PreparedSplit:
     X_train = _to_images(X_all[:NUM_TRAINING])
     X_val = _to_images(X_all[NUM_TRAINING : NUM_TRAINING + NUM_VALIDATION])
     X_test_img = _to_images(X_test[:NUM_TEST])
+    X_unseen = _to_images(X_test[NUM_TEST:])
     mean_image = np.mean(X_train, axis=0)
     arrays = {
         "X_train": (X_train - mean_image).reshape(NUM_TRAINING, -1),
@@ -134,6 +137,8 @@ def prepare_split(cifar_dir: Path, cache: Path) -> PreparedSplit:
         "y_val": y_all[NUM_TRAINING : NUM_TRAINING + NUM_VALIDATION],
         "X_test": (X_test_img - mean_image).reshape(NUM_TEST, -1),
         "y_test": y_test[:NUM_TEST],
+        "X_unseen": (X_unseen - mean_image).reshape(-1, 32 * 32 * 3),
+        "y_unseen": y_test[NUM_TEST:],
     }
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".cifar-", dir=target.parent))

@@ -25,6 +25,7 @@ from traitlets.config import Config
 
 MAX_STREAM_CHARS = 20_000  # per cell: enough for any real output, not for a flood
 MAX_OUTPUTS = 50  # per cell
+WHOLE_LIMIT = "SubmissionTimeLimit"  # the `ename` of a cell stopped by the whole submission's limit
 # The kernel's channels are Unix sockets in the workspace, not TCP on loopback: the sandbox's
 # fallback forbids every TCP connection (Landlock), and a relative path stays short enough for
 # a socket's name on every system (104 bytes on macOS).
@@ -112,14 +113,20 @@ def _error_of(cell):
     return None
 
 
-def run_notebook(notebook_path, workspace, out_dir, cell_timeout, startup_timeout=120):
-    """Execute the notebook in `workspace`; write executed.ipynb, cells.jsonl, harvest.*."""
+def run_notebook(notebook_path, workspace, out_dir, cell_timeout, deadline=None, whole_limit=None, startup_timeout=120):
+    """Execute the notebook in `workspace`; write executed.ipynb, cells.jsonl, harvest.*.
+
+    Each cell may run `cell_timeout` seconds, and no cell past `deadline` (a time.monotonic()
+    value: the submission's whole limit, `whole_limit` seconds, less what the harvest needs).
+    A cell stopped by either is interrupted; the cells after a whole-limit stop are not run,
+    but the harvest still is, so the work done until then (best_net as it stood) is graded.
+    """
     out_dir = Path(out_dir)
     nb = nbformat.read(notebook_path, as_version=4)
     client = _Client(
         nb,
         config=KERNEL_CONFIG,
-        timeout=cell_timeout,
+        timeout=max(1, int(cell_timeout)),
         startup_timeout=startup_timeout,
         kernel_name="python3",
         allow_errors=True,
@@ -129,27 +136,39 @@ def run_notebook(notebook_path, workspace, out_dir, cell_timeout, startup_timeou
         resources={"metadata": {"path": str(workspace)}},
     )
     stopped = None  # why the remaining cells cannot run, once that happens
+    usable = True  # whether the kernel can still run the harvest
+    deadline = float("inf") if deadline is None else deadline
     try:
         with (out_dir / "cells.jsonl").open("w") as log, client.setup_kernel():
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
                 record = {"index": index, "id": cell.get("id")}
+                left = deadline - time.monotonic()
+                if not stopped and left <= 0:
+                    stopped = f"the submission reached its {whole_limit:g} s time limit before this cell"
                 if stopped:
                     record.update(status="not-run", error={"ename": "NotRun", "evalue": stopped})
                 else:
+                    client.timeout = max(1, int(min(cell_timeout, left)))  # nbclient takes whole seconds
                     started = time.monotonic()
                     record["status"], error = client.run_cell(cell, index)
                     record["seconds"] = round(time.monotonic() - started, 3)
+                    if record["status"] == "timeout" and left < cell_timeout:  # the whole limit's
+                        error = {"ename": WHOLE_LIMIT, "evalue": f"the submission ran past its {whole_limit:g} s limit"}
+                        stopped = f"the submission's {whole_limit:g} s time limit was reached in cell {index + 1}"
+                    client.timeout = max(1, int(cell_timeout))
                     if error:
                         record["error"] = error
                     if record["status"] == "dead":
                         stopped = f"the kernel died in cell {index + 1} (out of memory, or it exited)"
+                        usable = False
                     elif record["status"] == "timeout" and client.run_extra("pass", 15)[0] != "ok":
                         stopped = f"the kernel stayed busy after cell {index + 1} timed out"
+                        usable = False
                 log.write(json.dumps(record) + "\n")
                 log.flush()
-            if not stopped:
+            if usable:
                 _, error = client.run_extra(HARVEST.replace("__PATH__", repr(str(out_dir / "harvest"))))
                 if error:
                     (out_dir / "harvest-error.json").write_text(json.dumps(error))
