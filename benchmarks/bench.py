@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.confine import landlock_abi  # noqa: E402
-from grader.demo import synthetic_data  # noqa: E402
+from grader.datasets.synth import cached_synthetic_cifar  # noqa: E402
 from grader.examples import materialize_examples  # noqa: E402
 from grader.grading import Course, grade_batch, grade_submission, open_course  # noqa: E402
 from grader.intake import read_submission  # noqa: E402
@@ -92,7 +92,7 @@ def main() -> int:
         quiet = lambda *_: None  # noqa: E731
 
         print("data set and split ...", file=sys.stderr)
-        data = synthetic_data(cache, quiet)
+        data = cached_synthetic_cifar(cache, "realistic", log=quiet)  # what the reference is sized for
         cold, course = timed(open_course, project.solutions, project.assignment, cifar_dir=data, cache=cache)
         warm, _ = timed(open_course, project.solutions, project.assignment, cifar_dir=data, cache=cache)
         row("open a course: split cached vs prepared", warm, cold)

@@ -8,13 +8,14 @@ configuration error, and a GraderError's own code for other harness failures.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .errors import GraderError
+from .errors import ConfigError, DataError, GraderError
 from .results import SubmissionResult
 
 if TYPE_CHECKING:  # imported lazily at run time: each command loads only what it needs
@@ -56,13 +57,47 @@ def _cmd_data(args: argparse.Namespace) -> int:
     if args.data_command == "synth":
         from .datasets.synth import write_synthetic_cifar
 
-        folder = write_synthetic_cifar(args.dest, seed=args.seed)
-        print(f"wrote a synthetic CIFAR-10 data set to {folder}")
+        folder = write_synthetic_cifar(args.dest, seed=args.seed, profile=args.profile)
+        print(f"wrote the {args.profile} synthetic CIFAR-10 data set (seed {args.seed}) to {folder}")
+    elif args.data_command == "calibrate":
+        return _cmd_calibrate(args)
     else:
         from .datasets.fetch import CIFAR_URL, fetch_cifar
 
         fetch_cifar(args.dest, url=args.url or CIFAR_URL, tarball=args.tarball)
     return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .datasets.calibrate import render_table, replay_seed_runs
+    from .datasets.cifar import batches_dir
+    from .datasets.synth import cached_synthetic_cifar, profile_parameters
+    from .fsutil import atomic_write_text
+    from .project import cache_dir
+
+    cache = args.cache or cache_dir()
+    if args.cifar_dir is not None:
+        try:
+            data = batches_dir(args.cifar_dir)
+        except DataError as exc:  # a wrong --cifar-dir: a usage error, as for `grader grade`
+            raise ConfigError(str(exc)) from exc
+        about = f"data set: {data}"
+    else:
+        data = cached_synthetic_cifar(cache, args.profile, args.seed)
+        about = f"data set: the {args.profile} synthetic profile, seed {args.seed}; its parameters:\n"
+        about += profile_parameters(args.profile)
+    jobs = args.jobs or min(len(args.net_seeds), os.cpu_count() or 1)
+    print(f"replaying the seed notebook's runs for net seeds {' '.join(map(str, args.net_seeds))} "
+          f"({jobs} at once, about 5 minutes each) ...", flush=True)  # fmt: skip
+    calibration = replay_seed_runs(
+        data, cache, args.net_seeds, solutions=_project(args).solutions, jobs=jobs, log=lambda m: print(m, flush=True)
+    )
+    if args.save is not None:
+        atomic_write_text(args.save, json.dumps(calibration.to_dict(), indent=1) + "\n")
+    print(f"\n{about}\n\n{render_table(calibration)}")
+    if args.save is not None:
+        print(f"replays saved to {args.save}")
+    return 0 if calibration.ok else 1
 
 
 def _progress(done: int, total: int, result: SubmissionResult, reused: bool) -> None:
@@ -152,7 +187,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    batch, descriptions = run_demo(_project(args), args.out, jobs=args.jobs, force=args.force, progress=_progress)
+    batch, descriptions = run_demo(
+        _project(args), args.out, jobs=args.jobs, force=args.force, profile=args.profile, progress=_progress
+    )
     print(_summary(batch.results, descriptions))
     print(
         f"\ngraded {len(batch.results)} example submissions in {batch.seconds:.0f} s; "
@@ -246,6 +283,12 @@ def _positive(kind: type[float] | type[int]) -> Callable[[str], float]:
     return parse
 
 
+_PROFILES = ("realistic", "fast")  # grader.datasets.synth.PROFILES, named here without loading numpy
+_PROFILE_HELP = (
+    "synthetic data: realistic (learns like the real CIFAR-10, the default) or fast (the net learns it in two chunks)"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="CS145 HW3 part 2: exercise package and autograder.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -261,6 +304,21 @@ def _parser() -> argparse.ArgumentParser:
     synth = data_commands.add_parser("synth", help="write a synthetic data set in the CIFAR-10 format")
     synth.add_argument("--dest", type=Path, required=True, help="writes DEST/cifar-10-batches-py")
     synth.add_argument("--seed", type=int, default=0, help="random seed (the same seed writes the same files)")
+    synth.add_argument("--profile", choices=_PROFILES, default="realistic", help=_PROFILE_HELP)
+    calibrate = data_commands.add_parser(
+        "calibrate", help="replay the seed notebook's runs on a data set and set its learning curve beside the seed's"
+    )
+    calibrate.add_argument(
+        "--cifar-dir", type=Path, help="the data set to replay on (default: the synthetic set of --profile and --seed)"
+    )
+    calibrate.add_argument("--profile", choices=_PROFILES, default="realistic", help=_PROFILE_HELP)
+    calibrate.add_argument("--seed", type=int, default=0, help="the synthetic set's random seed (default: 0)")
+    calibrate.add_argument(
+        "--net-seeds", type=int, nargs="+", default=[0, 1, 2], help="one replay per net seed (default: 0 1 2)"
+    )
+    calibrate.add_argument("-j", "--jobs", type=_positive(int), help="replays at once (default: one per CPU)")
+    calibrate.add_argument("--save", type=Path, help="also write the replays to this JSON file")
+    calibrate.add_argument("--cache", type=Path, help="where data is cached (default: ~/.cache/cs145-grader)")
     fetch = data_commands.add_parser("fetch", help="download, verify (MD5) and unpack the real CIFAR-10")
     fetch.add_argument("--dest", type=Path, required=True, help="writes DEST/cifar-10-batches-py")
     fetch.add_argument("--url", help="where to download cifar-10-python.tar.gz from")
@@ -326,6 +384,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="where results go (default: demo-output)")
     demo.add_argument("-j", "--jobs", type=int, default=2, help="submissions graded at once (default: 2)")
     demo.add_argument("--force", action="store_true", help="regrade even if nothing changed")
+    demo.add_argument("--profile", choices=_PROFILES, default="realistic", help=_PROFILE_HELP)
     demo.set_defaults(run=_cmd_demo)
     return parser
 
