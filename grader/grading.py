@@ -2,9 +2,10 @@
 
 For each student: read the files (intake), run them in the sandbox (execute), run
 the checks on what came back (checks), write `results.json` and a log (results).
-The reference solution goes through the same path once per batch; its outputs on
-the hidden probes are what the hidden checks compare with, and it is cached in
-`OUT/.reference` until the solution, the rubric, the data or the grader change.
+The reference solution goes through the same path once per batch, beside the first
+students' runs; its outputs on the hidden probes are what the hidden checks compare
+with, and it is cached in `OUT/.reference` until the solution, the rubric, the data
+or the grader change.
 Submissions are graded in parallel threads (each waits on its own sandboxed
 process); one that breaks the harness still gets a result that says so.
 """
@@ -210,7 +211,8 @@ def reference_evidence(course: Course, out: Path, log: Callable[[str], None] = p
         failed = [f"{name}: {o.summary()}" for name, o in evidence.probes.items() if not o.ok]
         if failed or info.problems:
             raise GraderError(
-                f"{course.solution}: the reference solution failed: {'; '.join(failed + list(info.problems))}"
+                f"{course.solution}: the reference solution failed: {'; '.join(failed + list(info.problems))}. "
+                "No student was graded (the hidden checks compare with the reference): fix it and grade again"
             )
         save_artifacts(evidence, folder, course.starter)
         starter = read_notebook(course.starter / course.rubric.notebook)
@@ -233,7 +235,7 @@ def grade_submission(
     submission: Submission,
     course: Course,
     *,
-    reference: Evidence | None,
+    reference: Evidence | concurrent.futures.Future[Evidence] | None,
     out_dir: Path,
     uid: int | None = None,
     run_notebook: bool = True,
@@ -241,10 +243,11 @@ def grade_submission(
 ) -> SubmissionResult:
     """Grade one submission and write `out_dir/results.json` and `out_dir/grading.log`.
 
-    With `reference=None` (a student's self-check) only the public checks run;
-    `run_notebook=False` runs the module's checks alone. `progress` hears of each
-    notebook cell as it finishes. Raises GraderError only when the harness itself
-    fails (the sandbox cannot start).
+    With `reference=None` (a student's self-check) only the public checks run; a future of the
+    reference's evidence is waited for only once the submission has run (so the two runs
+    overlap). `run_notebook=False` runs the module's checks alone. `progress` hears of each
+    notebook cell as it finishes. Raises GraderError when the harness itself fails (the
+    sandbox cannot start), or the reference's own error when it failed.
     """
     started = time.monotonic()
     notebook, module, problems = load_submitted(submission, course.rubric)
@@ -252,6 +255,10 @@ def grade_submission(
     evidence, info = course.run(
         notebook, module, probes, out_dir, uid=uid, run_notebook=run_notebook, progress=progress
     )
+    if isinstance(reference, concurrent.futures.Future):
+        waiting = time.monotonic()
+        reference = reference.result()
+        started += time.monotonic() - waiting  # waiting for the reference is not this submission's time
     if notebook is None:
         evidence = replace(
             evidence, run_problem="; ".join(p for p in [*submission.problems, *problems] if p) or "no notebook"
@@ -411,12 +418,20 @@ def grade_batch(
     out.mkdir(parents=True, exist_ok=True)
     if course.isolation_note:  # once per batch, before the first run (the reference's)
         log(f"note: {course.isolation_note}")
-    reference = reference_evidence(course, out, log)
+    # The reference runs in one of the `jobs` slots while the first students run in the others;
+    # each student waits for it only before the checks. With one slot it simply runs first.
     uids: queue.Queue[int | None] = queue.Queue()
-    for slot in range(max(1, jobs)):
+    for slot in range(max(1, jobs) - 1):
         uids.put(_FIRST_UID + 1 + slot if os.geteuid() == 0 else None)
     failed: list[str] = []
     reused: list[str] = []
+    reference: concurrent.futures.Future[Evidence]
+
+    def run_reference() -> Evidence:
+        try:
+            return reference_evidence(course, out, log)
+        finally:  # its slot goes to the students
+            uids.put(_FIRST_UID + max(1, jobs) if os.geteuid() == 0 else None)
 
     def grade_one(submission: Submission) -> tuple[SubmissionResult, bool]:
         folder = out / submission.student
@@ -438,6 +453,8 @@ def grade_batch(
         try:
             result = grade_submission(submission, course, reference=reference, out_dir=folder, uid=uid)
         except Exception as exc:  # a harness failure, or a grader bug: never the end of the batch
+            if reference.done() and reference.exception() is exc:
+                raise  # the reference failed: nobody can be graded (grade_batch says why)
             failed.append(submission.student)
             if not isinstance(exc, GraderError):
                 log(f"{submission.student}: the grader failed ({type(exc).__name__}: {exc}); see its grading.log")
@@ -451,7 +468,13 @@ def grade_batch(
 
     results: dict[str, SubmissionResult] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        reference = pool.submit(run_reference)  # first in, so first to start
         futures = {pool.submit(grade_one, s): s for s in submissions}
+        try:
+            reference.result()
+        except BaseException:  # no reference, no grades: the batch ends before any result is taken
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
             result, was_reused = future.result()
             results[result.student] = result

@@ -96,6 +96,29 @@ def test_grading_a_class_prints_progress_and_a_table_and_resumes(tmp_path: Path)
     assert again.stderr.count("(unchanged, kept)") == 2 and "(2 unchanged and kept)" in again.stdout
 
 
+def test_a_broken_reference_grades_nobody_and_says_why(tmp_path: Path) -> None:
+    """The reference runs beside the first students; when it fails, no student gets a result
+    (their hidden checks would have nothing to compare with): exit 1, and the reason."""
+    solution = tmp_path / "solution"
+    shutil.copytree(REPO / "solutions", solution)
+    module = solution / "hw3code" / "neural_net.py"
+    module.write_text(module.read_text().replace("def predict(self, X):", "def predict(self, X):\n        1 / 0"))
+    students = []
+    for name in ("alice", "bob", "carol"):
+        folder = tmp_path / "class" / name
+        shutil.copytree(REPO / "solutions" / "hw3code", folder / "hw3code")
+        shutil.copy(REPO / "solutions" / "toy_nn.ipynb", folder / "toy_nn.ipynb")
+        students.append(name)
+    out = tmp_path / "out"
+    options = ["--out", out, "--cache", tmp_path / "cache", "-j", "2", "--skip-cifar", "--solution", solution]
+    ran = grader("grade", tmp_path / "class", *options)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert f"grader: error: {solution}: the reference solution failed: " in ran.stderr
+    assert "ZeroDivisionError" in ran.stderr and "No student was graded" in ran.stderr
+    assert not any((out / name / "results.json").exists() for name in students)
+    assert not (out / "gradebook.csv").exists()
+
+
 def test_a_result_graded_without_the_sandbox_is_regraded_once_it_works(tmp_path: Path) -> None:
     if not isolation_available()[0]:
         pytest.skip("bwrap cannot sandbox here")
