@@ -83,7 +83,7 @@ def private_mb(split_folder: Path, mode: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the full-notebook row (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="skip the full-notebook row (about two minutes)")
     args = parser.parse_args()
     project = find_project(ROOT)
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:

@@ -42,13 +42,16 @@ def test_every_example_was_graded_in_the_sandbox_where_there_is_one(demo, demo_r
         assert result.problems == ()
 
 
-def test_the_reference_gets_full_marks_on_every_automatic_check(demo_results):
+def test_the_reference_gets_full_marks_on_every_automatic_check(demo_results, cifar_dir):
+    """On the realistic profile, which learns like the real CIFAR-10: full credit with a margin."""
+    assert cifar_dir.parent.name == "synthetic-realistic"  # the demo's data, and what the reference is sized for
     reference = demo_results["reference"]
     for check in reference.checks:
         if check.id.startswith(AUTOMATIC):
             assert (check.status, check.score) == ("passed", check.max_score), (check.id, check.message)
     assert {c.status for c in reference.checks if c.manual} == {"pending"}
-    assert reference.validation_accuracy >= 0.45
+    # Full credit from 45%; the issue asks for 47%, above the noise of 1000 validation images.
+    assert reference.validation_accuracy >= 0.47
     # The synthetic data's calibration: the untuned 1.6.1 settings stay near 15-20%.
     assert 0.15 <= reference.check("cifar.baseline").details[0]["observed"] <= 0.22
     assert reference.check("integrity.cells").status == reference.check("integrity.code").status == "passed"
@@ -155,9 +158,9 @@ def test_the_gradebook_has_a_row_and_a_column_per_check(demo, demo_results):
                 assert float(rows[student][check.id]) == pytest.approx(check.score, abs=1e-5)
 
 
-def test_a_second_run_keeps_unchanged_results_without_regrading(demo, project, cache):
+def test_a_second_run_keeps_unchanged_results_without_regrading(demo, project, cache, cifar_dir):
     batch, out = demo
-    course = open_course(project.solutions, project.assignment, cifar_dir=cache / "synthetic", cache=cache)
+    course = open_course(project.solutions, project.assignment, cifar_dir=cifar_dir, cache=cache)
     again = grade_batch([out / ".examples"], out, course, jobs=2, log=lambda _: None)
     assert sorted(again.reused) == sorted(r.student for r in batch.results)
     assert {r.student: r.score for r in again.results} == {r.student: r.score for r in batch.results}

@@ -430,3 +430,20 @@ def test_calibrating_a_folder_without_data_says_what_is_missing(tmp_path, capsys
     assert main(["data", "calibrate", "--cifar-dir", str(tmp_path), "--cache", str(tmp_path / "cache")]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path}" in err and "missing data_batch_1" in err
+
+
+def test_the_readme_shows_the_calibration_as_measured(folder):
+    """tests/files/calibration-realistic-seed0.json is what `grader data calibrate --save` wrote
+    for the realistic profile, data seed 0: the README's table is its rendering, every target in,
+    and it was measured on the very bytes the generator writes today."""
+    saved = json.loads((ROOT / "tests" / "files" / "calibration-realistic-seed0.json").read_text())
+    calibration = Calibration.from_dict(saved)
+    assert calibration.ok and sorted(run.net_seed for run in calibration.runs) == [0, 1, 2]
+    digest = hashlib.sha256()
+    for name in BATCH_FILES:  # the data set's fingerprint, as prepare_split takes it
+        digest.update((folder / name).read_bytes())
+    assert {run.data for run in calibration.runs} == {digest.hexdigest()[:16]}
+    assert all(len(run.search_val) == 18 for run in calibration.runs)
+    readme = (ROOT / "README.md").read_text()
+    assert calibrate.render_table(calibration) in readme
+    assert synth.profile_parameters("realistic") in readme  # the parameters beside it are today's

@@ -385,9 +385,9 @@ def render_table(calibration: Calibration) -> str:
     seeds = sorted({run.net_seed for run in runs})
     intro = (
         f"{len(runs)} replay(s) of the seed runs: data {', '.join(data) or '?'}; net seeds "
-        f"{', '.join(map(str, seeds))}. Accuracies in %; a target is within when the mean is within "
+        f"{', '.join(map(str, seeds))}.\nAccuracies in %; a target is within when the mean is within "
         f"{100 * CHUNK_TOLERANCE:.0f} points of the seed (1.6.1: {100 * BASELINE_VAL_RANGE[0]:.0f}-"
-        f"{100 * BASELINE_VAL_RANGE[1]:.0f}%, loss +-{LOSS_TOLERANCE}) and every run within "
+        f"{100 * BASELINE_VAL_RANGE[1]:.0f}%, loss +-{LOSS_TOLERANCE})\nand every run within "
         f"{100 * RUN_TOLERANCE:.0f} points (loss +-{RUN_LOSS_TOLERANCE})."
     )
     verdict = "every target within tolerance" if calibration.ok else "some targets NOT within tolerance"
