@@ -177,12 +177,12 @@ def student_python(field, wheel) -> Path:
     return venv / "bin" / "python"
 
 
-def _finished_folder(parent: Path, cifar_dir: Path, owner: pwd.struct_passwd | None) -> Path:
+def _finished_folder(parent: Path, cifar_dir: Path, notebook: Path, owner: pwd.struct_passwd | None) -> Path:
     """A student's assignment folder with finished work and the data in data/datasets/."""
     folder = parent / "hw3"
     shutil.copytree(ROOT / "assignment", folder)
-    for name in ("toy_nn.ipynb", "hw3code/neural_net.py"):
-        shutil.copy(ROOT / "solutions" / name, folder / name)
+    shutil.copy(notebook, folder / "toy_nn.ipynb")
+    shutil.copy(ROOT / "solutions" / "hw3code" / "neural_net.py", folder / "hw3code" / "neural_net.py")
     data = folder / "data" / "datasets" / "cifar-10-batches-py"
     data.mkdir(parents=True)
     for name in (*BATCH_FILES, "batches.meta"):
@@ -215,7 +215,7 @@ PUBLIC_POINTS = sum(
     [("student", False), ("student", True), ("root", True)],
     ids=["ordinary-user", "ordinary-user-without-bwrap", "root-without-bwrap"],
 )
-def test_a_students_full_check_passes_on_correct_work(request, field, cifar_dir, who, hidden):
+def test_a_students_full_check_passes_on_correct_work(request, field, cifar_dir, finished_notebook, who, hidden):
     """`grader check` in an assignment folder with the data: every public check passes, and no
     word of isolation troubles the student. The ordinary user's desktop runs 300 threads
     elsewhere meanwhile (a browser has more): the process limit must not count them."""
@@ -225,7 +225,7 @@ def test_a_students_full_check_passes_on_correct_work(request, field, cifar_dir,
     python = request.getfixturevalue("student_python") if owner else Path(sys.executable)
     where = field / f"{who}-{'hidden' if hidden else 'bwrap'}"
     where.mkdir()
-    folder = _finished_folder(where, cifar_dir, owner)
+    folder = _finished_folder(where, cifar_dir, finished_notebook, owner)
     busy_argv, env = _as(owner, [str(python), "-c", BUSY_DESKTOP], where / "home")
     with subprocess.Popen(busy_argv, env=env, stdout=subprocess.PIPE, text=True) as busy:
         try:

@@ -75,11 +75,11 @@ def test_whitespace_is_not_an_edit():
 
 
 @pytest.mark.slow
-def test_a_changed_data_path_costs_no_points_and_is_shown_to_the_ta(tmp_path, cifar_dir, cache):
+def test_a_changed_data_path_costs_no_points_and_is_shown_to_the_ta(tmp_path, cifar_dir, cache, finished_notebook):
     folder = tmp_path / "alice"
     (folder / "hw3code").mkdir(parents=True)
     shutil.copy(ROOT / "solutions" / "hw3code" / "neural_net.py", folder / "hw3code")
-    submitted = nbformat.from_dict(SOLUTION)
+    submitted = read_notebook(finished_notebook)
     _cell(submitted, "cifar-load").source = _cell(submitted, "cifar-load").source.replace(COURSE_PATH, OWN_PATH)
     nbformat.write(submitted, folder / "toy_nn.ipynb")
     rubric = load_rubric(ROOT / "solutions" / "rubric.toml")

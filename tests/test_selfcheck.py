@@ -91,8 +91,9 @@ def test_the_check_runs_on_the_grading_code_path(tmp_path, demo_results):
     assert not check.result.sandboxed and "isolation='none'" in check.result.sandbox_note
 
 
-def test_a_full_check_runs_the_notebook_with_progress(tmp_path, cifar_dir, cache, capsys):
+def test_a_full_check_runs_the_notebook_with_progress(tmp_path, cifar_dir, cache, capsys, finished_notebook):
     folder = _working_copy(tmp_path, "solutions")
+    shutil.copy(finished_notebook, folder / "toy_nn.ipynb")
     progress = []
     check = run_self_check(folder, cifar_dir=cifar_dir, cache=cache, progress=progress.append)
     assert [c.cell_id for c in progress][:3] == ["setup", "toy-import", "toy-setup"]
