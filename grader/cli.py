@@ -285,7 +285,7 @@ def _positive(kind: type[float] | type[int]) -> Callable[[str], float]:
 
 _PROFILES = ("realistic", "fast")  # grader.datasets.synth.PROFILES, named here without loading numpy
 _PROFILE_HELP = (
-    "synthetic data: realistic (learns like the real CIFAR-10, the default) or fast (the net learns it in two chunks)"
+    "synthetic data: realistic (learns like the real CIFAR-10; the default) or fast (the earlier set, byte for byte)"
 )
 
 
