@@ -3,8 +3,8 @@
 The workspace is a fresh folder holding the official course files (the `data/`
 helpers, `hw3code/__init__.py`) plus the student's notebook and `neural_net.py`,
 nothing else; the notebook's given cells (those without a START/END region) are the
-course's own (`notebooks.with_given_cells`). The data set, the grader's split and the harness are mounted into it
-read-only. One sandboxed run does everything that needs student code
+course's own (`notebooks.with_given_cells`). The data set, the grader's split and the
+harness are mounted into it read-only. One sandboxed run does everything that needs student code
 (`grader/harness/run.py`): the module probes, then the notebook, then the harvest.
 Everything it wrote is read back here as untrusted data: sizes are bounded,
 arrays are loaded without pickle, shapes are checked.
@@ -43,15 +43,13 @@ HARNESS = Path(__file__).resolve().parent / "harness"
 _STATE = ".grader"  # the workspace's folder for the job, the inputs and the outputs
 _NOT_COPIED = ("rubric.toml", "__pycache__", ".ipynb_checkpoints", "datasets")
 _MAX_SMALL_FILE = 4 << 20
+_MAX_HARVEST = 256 << 20
 
 
 def _harvest_reserve(timeout: float) -> float:
     """Seconds of a run's whole limit kept back from the student's code: enough to interrupt a
     cell, harvest best_net and write the results before the sandbox kills everything."""
     return min(60.0, timeout / 10)
-
-
-_MAX_HARVEST = 256 << 20
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,6 @@ def match_cells(starter: NotebookNode, student: NotebookNode) -> list[tuple[Note
     candidates = _code_cells(student)
     by_id = {c.get("id"): c for c in candidates}
     pairs: list[tuple[NotebookNode, NotebookNode | None]] = []
-    unmatched: list[NotebookNode] = []
     used: set[int] = set()
     for cell in _code_cells(starter):
         twin = by_id.get(cell.get("id"))
@@ -164,7 +163,6 @@ def match_cells(starter: NotebookNode, student: NotebookNode) -> list[tuple[Note
             used.add(id(twin))
             pairs.append((cell, twin))
         else:
-            unmatched.append(cell)
             pairs.append((cell, None))
     # Cells without a matching id (an old Jupyter drops ids): the most similar one.
     for index, (cell, twin) in enumerate(pairs):

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .cifar import prepare_split
+from .cifar import ARRAYS, prepare_split
 
 __all__ = [
     "BASELINE",
@@ -91,7 +91,7 @@ RUN_TOLERANCE = 0.05
 """How far one run's accuracy (1.6.1 or a chunk) may be from the seed's: no run wildly off."""
 
 _SIZES = (3072, 50, 10)  # TwoLayerNet(input, hidden, classes), as in the notebook
-_ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+_ARRAYS = ARRAYS[:6]  # the notebook's six arrays (not the unseen images)
 
 
 @dataclass(frozen=True)

@@ -133,10 +133,17 @@ _PROFILES: dict[str, _Look | _Realistic] = {"realistic": _REALISTIC, "fast": _LO
 PROFILES = tuple(_PROFILES)
 
 
+def _look(profile: str) -> _Look | _Realistic:
+    """The sizes of `profile`; DataError for a profile that does not exist."""
+    if profile not in _PROFILES:
+        raise DataError(f"unknown synthetic data profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return _PROFILES[profile]
+
+
 def profile_parameters(profile: str) -> str:
     """The generator's parameters of `profile`, one ``name = value`` per line."""
     lines = []
-    for f in fields(look := _PROFILES[profile]):
+    for f in fields(look := _look(profile)):
         value = getattr(look, f.name)
         if f.name == "levels":  # one template level per line
             lines += [f"{f.name}:", *(f"  {level!r}".replace("_Level", "level") for level in value)]
@@ -355,9 +362,7 @@ def write_synthetic_cifar(dest: Path, seed: int = 0, profile: str = "realistic")
     so a reader never sees half a data set. Raises `DataError` for an unknown profile or when
     `dest` cannot be written.
     """
-    if profile not in _PROFILES:
-        raise DataError(f"unknown synthetic data profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    look = _PROFILES[profile]
+    look = _look(profile)
     dest = Path(dest)
     final = dest / _FOLDER
     staging: Path | None = None
@@ -382,8 +387,7 @@ def cached_synthetic_cifar(
 ) -> Path:
     """The `cifar-10-batches-py` folder of `profile` and `seed` under `cache`, written the first
     time it is needed (`log` hears of that: it takes a few seconds)."""
-    if profile not in _PROFILES:
-        raise DataError(f"unknown synthetic data profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    _look(profile)  # an unknown profile is refused before anything is looked for
     dest = Path(cache) / (f"synthetic-{profile}" if seed == 0 else f"synthetic-{profile}-{seed}")
     folder = dest / _FOLDER
     if not all((folder / name).is_file() for name in (*BATCH_FILES, "batches.meta")):
