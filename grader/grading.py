@@ -55,6 +55,7 @@ __all__ = [
     "grade_submission",
     "open_course",
     "reference_evidence",
+    "sandbox_uid",
 ]
 
 Isolation = Literal["auto", "bwrap", "none"]
@@ -63,6 +64,12 @@ _GRADER_SOURCE = Path(__file__).resolve().parent
 
 
 _MEMORY_PER_JOB = 4 << 30  # a full notebook run on CIFAR-10 peaks near 3 GB
+
+
+def sandbox_uid(slot: int) -> int | None:
+    """The uid the sandbox of parallel slot `slot` runs the student's code as: one of its own
+    when the grader is root (so each slot has its own process limit), else None (the grader's)."""
+    return _FIRST_UID + slot if os.geteuid() == 0 else None
 
 
 def default_jobs() -> int:
@@ -122,9 +129,15 @@ class Course:
         digest = hashlib.sha256()
         for folder in (self.solution, self.starter, _GRADER_SOURCE):
             for path in sorted(folder.rglob("*.*")) if folder else []:
+                rel = path.relative_to(folder)
+                # An installed wheel carries the public starter inside the package; it is
+                # hashed as `starter` when it is the starter, so that a checkout and an
+                # install of the same grader (the Gradescope container) agree.
+                if folder is _GRADER_SOURCE and rel.parts[0] == "starter":
+                    continue
                 if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".ipynb", ".toml"):
-                    digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-        digest.update(repr(self.rubric).encode())
+                    digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes())
+        digest.update(repr(replace(self.rubric, source=None)).encode())  # where the rubric lies is no part of it
         digest.update((self.split.fingerprint if self.split else "no data").encode())
         return digest.hexdigest()
 
@@ -206,8 +219,7 @@ def reference_evidence(course: Course, out: Path, log: Callable[[str], None] = p
         evidence = read_evidence(folder / "run", probes, notebook, module)
     else:
         log("running the reference solution (once per solution, rubric and data set) ...")
-        uid = _FIRST_UID if os.geteuid() == 0 else None
-        evidence, info = course.run(notebook, module, probes, folder, keep_raw=True, uid=uid)
+        evidence, info = course.run(notebook, module, probes, folder, keep_raw=True, uid=sandbox_uid(0))
         failed = [f"{name}: {o.summary()}" for name, o in evidence.probes.items() if not o.ok]
         if failed or info.problems:
             raise GraderError(
@@ -422,7 +434,7 @@ def grade_batch(
     # each student waits for it only before the checks. With one slot it simply runs first.
     uids: queue.Queue[int | None] = queue.Queue()
     for slot in range(max(1, jobs) - 1):
-        uids.put(_FIRST_UID + 1 + slot if os.geteuid() == 0 else None)
+        uids.put(sandbox_uid(1 + slot))
     failed: list[str] = []
     reused: list[str] = []
     reference: concurrent.futures.Future[Evidence]
@@ -431,7 +443,7 @@ def grade_batch(
         try:
             return reference_evidence(course, out, log)
         finally:  # its slot goes to the students
-            uids.put(_FIRST_UID + max(1, jobs) if os.geteuid() == 0 else None)
+            uids.put(sandbox_uid(max(1, jobs)))
 
     def grade_one(submission: Submission) -> tuple[SubmissionResult, bool]:
         folder = out / submission.student
