@@ -268,6 +268,47 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gradescope(args: argparse.Namespace) -> int:
+    if args.gradescope_command in ("run", "setup"):
+        from .gradescope.container import run_in_container, set_up_container
+        from .gradescope.layout import ContainerPaths, autograder_root
+
+        root = args.root or autograder_root()
+        if args.gradescope_command == "setup":
+            set_up_container(root)
+            return 0
+        results = run_in_container(root)
+        print(f"wrote {ContainerPaths(root).results}: score {results['score']:g}")
+        return 0  # a results file was written, which is all Gradescope needs, whatever it says
+    from .datasets.fetch import CIFAR_MD5, CIFAR_URL
+    from .gradescope.build import build_autograder
+    from .project import cache_dir
+
+    project = _project(args)
+    info = build_autograder(
+        args.out,
+        project,
+        cache=args.cache or cache_dir(),
+        cifar_dir=args.cifar_dir,
+        fetch_data=args.fetch_data,
+        data_url=args.data_url or CIFAR_URL,
+        data_md5=args.data_md5 or CIFAR_MD5,
+        solution=args.solution,
+        starter=args.assignment,
+        isolation=args.isolation,
+        gradescope_minutes=args.gradescope_timeout,
+    )
+    config = info.config
+    data = "fetched by setup.sh from " + config.data_url if config.data == "fetch" else "carried in the zip"
+    print(
+        f"wrote {info.path} ({info.bytes / 1e6:.1f} MB, {info.files} files; data {data}).\n"
+        f"In Gradescope (assignment settings, Autograder settings), choose: memory at least "
+        f"{-(-config.min_memory_mb // 1024)} GB, 1 CPU or more, timeout {config.gradescope_timeout_minutes} minutes; "
+        f"each student's run is limited to {config.timeout:g} s."
+    )
+    return 0
+
+
 def _positive(kind: type[float] | type[int]) -> Callable[[str], float]:
     """An argparse type: a number of `kind` above zero."""
 
@@ -379,6 +420,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--manual-scores", type=Path, help="merge this CSV of TA scores first")
     report.set_defaults(run=_cmd_report)
+
+    gradescope = commands.add_parser("gradescope", help="the Gradescope autograder: build its zip, run inside it")
+    gs_commands = gradescope.add_subparsers(dest="gradescope_command", required=True, metavar="WHAT")
+    build = gs_commands.add_parser("build", help="write the autograder zip to upload to Gradescope")
+    build.add_argument("--out", type=Path, required=True, help="the zip to write (e.g. autograder.zip)")
+    build_data = build.add_mutually_exclusive_group(required=True)
+    build_data.add_argument("--cifar-dir", type=Path, help="carry this CIFAR-10 data set in the zip")
+    build_data.add_argument(
+        "--fetch-data", action="store_true", help="carry no data: setup.sh downloads it and checks its MD5"
+    )
+    build.add_argument("--data-url", help="with --fetch-data: where from (default: the CIFAR-10 authors' site)")
+    build.add_argument("--data-md5", help="with --fetch-data: the MD5 of that file (default: the official one)")
+    build.add_argument("--solution", type=Path, help="the reference folder (default: solutions/ of this checkout)")
+    build.add_argument("--assignment", type=Path, help="the official starter folder (default: assignment/)")
+    build.add_argument(
+        "--isolation", choices=("auto", "bwrap"), default="auto",
+        help="bwrap: refuse to grade where the sandbox cannot start; auto: say so in the instructor's notes",
+    )  # fmt: skip
+    build.add_argument(
+        "--gradescope-timeout", type=int, default=40, help="the timeout you set in Gradescope, minutes (default: 40)"
+    )
+    build.add_argument("--cache", type=Path, help="where data and the reference's run are cached")
+    for name, what in (("setup", "prepare the image (setup.sh runs it)"), ("run", "grade /autograder/submission")):
+        inside = gs_commands.add_parser(name, help=f"inside Gradescope's container: {what}")
+        inside.add_argument(
+            "--root", type=Path, default=None, help="the container's tree (default: $AUTOGRADER_ROOT or /autograder)"
+        )
+    gradescope.set_defaults(run=_cmd_gradescope)
 
     demo = commands.add_parser("demo", help="grade the bundled example submissions on synthetic data")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="where results go (default: demo-output)")
