@@ -53,6 +53,17 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_release(args: argparse.Namespace) -> int:
+    from .release import write_release
+
+    print("building the student bundle (the starter and the grader's wheel) ...", flush=True)
+    release = write_release(_project(args), args.out)
+    for rel in release.files:
+        print(f"  {rel}")
+    print(f"wrote {len(release.files)} files to {release.folder} and {release.zip} ({release.size / 1e6:.1f} MB)")
+    return 0
+
+
 def _cmd_data(args: argparse.Namespace) -> int:
     if args.data_command == "synth":
         from .datasets.synth import write_synthetic_cifar
@@ -339,6 +350,15 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--assignment", type=Path, help="the starter folder to write (default: assignment/)")
     gen.add_argument("--check", action="store_true", help="only check that assignment/ is up to date (exit 1 if not)")
     gen.set_defaults(run=_cmd_generate)
+
+    release = commands.add_parser(
+        "release",
+        help="write what students download: the starter, the grader's wheel, the conda file, a README (and a zip)",
+    )
+    release.add_argument(
+        "--out", type=Path, required=True, help="the bundle's folder (new, empty or an earlier release); also OUT.zip"
+    )
+    release.set_defaults(run=_cmd_release)
 
     data = commands.add_parser("data", help="get a CIFAR-10 data set")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="WHAT")
