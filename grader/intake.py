@@ -1,37 +1,45 @@
-"""Intake: turn what an instructor downloaded into one `Submission` per student.
+"""Intake: turn what an instructor downloaded into one `Submission` per student (or group).
 
-Accepted layouts, for each path given to `grader grade`:
+Accepted layouts, for each path given to `grader grade`, each a folder or a `.zip` of it:
 
-- one submission: a folder or a `.zip` holding the notebook (`toy_nn.ipynb`, or the
-  only `.ipynb`) and `hw3code/neural_net.py` (or a lone `neural_net.py`); the student
-  id is the folder's or zip's name;
-- a class folder whose entries are such folders or zips;
+- one submission: the notebook (`toy_nn.ipynb`, or the only `.ipynb`) and
+  `hw3code/neural_net.py` (or a lone `neural_net.py`); the id is the folder's or zip's name;
+- a class folder whose entries are such folders or zips; the id is the entry's name;
 - a Gradescope "export submissions" folder (`submission_metadata.yml` and one
-  `submission_<n>/` folder each): the id is the submitter's SID (else email, name),
-  and every member of a group submission gets the group's files;
-- a flat folder of LMS downloads (Canvas, Moodle, ...) where each file name starts
-  with the student's id and an underscore (`alice_1234_5678_toy_nn.ipynb`): files
-  are grouped by that prefix;
-- a zip of a Gradescope export, a class folder or an LMS folder, read as that folder.
+  `submission_<n>/` folder each): the id is the submitter's SID (else email, name); a group
+  submission is one `Submission` whose `members` are every member, graded once for all;
+- a Canvas "Download Submissions" zip: flat files `{name}_{LATE_}{user id}_{file id}_{file}`
+  (or `{LATE_}anon_{id}_{file id}_{file}` when grading is anonymous); the id is the Canvas
+  user id (or `anon_<id>`), and of a re-upload Canvas renamed `toy_nn-1.ipynb` the newest is graded;
+- a Moodle "Download all submissions" zip: a folder `{Full Name}_{id}_assignsubmission_file`
+  per student (`..._file_` before Moodle 4.1; flat `..._file_{file}` names without folders);
+  the id is Moodle's participant id;
+- a Blackboard "Download Assignment" zip: flat files `{assignment}_{username}_attempt_{date}_{file}`
+  and a receipt `{assignment}_{username}_attempt_{date}.txt` per attempt; the id is the username,
+  the latest attempt is graded and its receipt gives the student's name.
 
-Files are read into memory here (zips are never extracted, so no archive can write
-outside its folder); everything else in a submission is ignored. Symbolic links are
-followed only for the paths the instructor names; one found inside (a submission, a
-class or an LMS folder) is never followed, and is reported. A submission with a
-missing or unreadable part is still returned, with `problems` that say what is
-missing: it is graded as far as possible. A loose homework file where a submission
-was expected (a notebook beside the students' folders) becomes an entry of its own,
-with no files and a problem that says so, so that it shows in the gradebook.
+A student's own `.zip` in a Canvas, Moodle or Blackboard download, or among a class
+folder's entries, is read as (part of) their submission. Files are read into memory here
+(zips are never extracted, so no archive can write outside its folder), and every zip is
+bounded (`MAX_ARCHIVE_BYTES`, `MAX_ARCHIVE_ENTRIES`, `MAX_COMPRESSION_RATIO`) before any of
+it is unpacked; everything else in a submission is ignored. Symbolic links are followed only
+for the paths the instructor names; one found inside is never followed, and is reported. A
+submission with a missing or unreadable part is still returned, with `problems` that say what
+is missing: it is graded as far as possible. A loose homework file where a submission was
+expected (a notebook beside the students' folders) becomes an entry of its own, with no files
+and a problem that says so, so that it shows in the gradebook.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
+import io
 import os
 import re
 import stat
 import zipfile
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -39,22 +47,66 @@ import yaml
 
 from .errors import ConfigError, SubmissionError
 
-__all__ = ["Submission", "discover", "read_submission"]
+__all__ = [
+    "MAX_ARCHIVE_BYTES",
+    "MAX_ARCHIVE_ENTRIES",
+    "MAX_COMPRESSION_RATIO",
+    "Member",
+    "Submission",
+    "discover",
+    "read_submission",
+]
 
 MAX_FILE_BYTES = 64 << 20  # a notebook with every plot is a few MB
+# Every zip (the instructor's, and a student's inside it) is checked against these before any
+# of it is unpacked, from the sizes its directory declares: zipfile never unpacks more than an
+# entry declares (and fails on a CRC mismatch), so a lying directory cannot get past them.
+MAX_ARCHIVE_BYTES = 4 << 30  # unpacked: a class of 500 at 8 MB each (a notebook with its plots), twice over
+MAX_ARCHIVE_ENTRIES = 100_000  # 500 students with 200 files each; a zipped virtualenv or data set is more
+MAX_COMPRESSION_RATIO = 100  # notebooks and code deflate 3-20 times; a zip bomb's zeros 1000 times
+_RATIO_FLOOR = 1 << 20  # below 1 MB unpacked a ratio means nothing (a page of blank lines deflates 100 times)
+
 _MODULE = re.compile(r"(^|[/_])neural_net(-\d+|\s*\(\d+\))?\.py$")
 _NOTEBOOK_NAME = "toy_nn"
 _METADATA = "submission_metadata.yml"
 _HOMEWORK = (".ipynb", ".py")
-_LMS_PREFIX = re.compile(r"^([^_]+)_")
-# How Canvas and Moodle name a download: the student, `LATE` maybe, then a number (`alice_LATE_1234_...`).
-_LMS_NAME = re.compile(r"^[^_]+_(LATE_)?\d+_")
+_READ = (*_HOMEWORK, ".zip", ".txt", ".yml")  # homework, students' zips, Blackboard receipts, Gradescope metadata
 _SAFE_ID = re.compile(r"[^\w.@+-]+")  # \w: letters of any script are safe in folder names
+
+# Canvas (lib/content_zipper.rb): `{sortable name}_{LATE_}{user id}_{file id}_{file}`, the name
+# lowercased and stripped to word characters (it may hold `_`, never `_<digits>_`, which Canvas
+# removes so that the first two numbers are the ids); anonymous grading: `{LATE_}anon_{id}_...`.
+_CANVAS = re.compile(r"(?P<name>.*?)_(?P<late>LATE_)?(?P<student>\d+)_(?P<file>\d+)_(?P<original>.+)")
+_CANVAS_ANONYMOUS = re.compile(
+    r"(?P<late>LATE_)?(?P<student>anon_[1-9A-HJ-NP-Za-km-z]+)_(?P<file>\d+)_(?P<original>.+)"
+)
+# Canvas names a re-upload of a file the student already has `toy_nn-1.ipynb` (Attachment.make_unique_filename).
+_CANVAS_COPY = re.compile(r"(?P<base>.+)-\d+(?P<ext>(\.[A-Za-z][A-Za-z0-9]*)*\.[A-Za-z0-9]*)")
+# Moodle (mod/assign/classes/downloader.php): `{Full Name}_{participant id}_assignsubmission_file/`
+# and the student's own paths under it; `..._file_/` before 4.1, `..._file_{file}` without folders.
+_MOODLE = re.compile(r"(?P<name>[^/]+?)_(?P<student>\d+)_assignsubmission_file(?P<sep>_?/|_)(?P<original>.+)")
+# Blackboard: `{assignment}_{username}_attempt_{yyyy-mm-dd-hh-mm-ss}_{file}`, and `... .txt` the receipt.
+_BLACKBOARD = re.compile(
+    r"(?P<assignment>.+)_(?P<student>[^_/]+)_attempt_(?P<attempt>\d{4}(-\d\d){5})(_(?P<original>.+)|\.txt)"
+)
+_RECEIPT_NAME = re.compile(r"^Name:\s*(?P<name>.*?)\s*\((?P<username>[^()]*)\)\s*$", re.MULTILINE)
+
+# What a folder or a zip holds: relative POSIX names, each with its bytes, or the error that
+# kept it from being read (an unreadable file, a link, a folder that cannot be listed).
+_Files = Mapping[str, "bytes | SubmissionError"]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One student a group submission is graded for."""
+
+    student: str  # safe as a folder name
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's files, as read from disk, and what is wrong with them."""
+    """One student's (or one group's) files, as read from disk, and what is wrong with them."""
 
     student: str  # safe as a folder name
     source: Path  # where it came from
@@ -62,7 +114,16 @@ class Submission:
     notebook_name: str = ""  # as the student named it
     module: bytes | None = None
     problems: tuple[str, ...] = ()
-    names: Mapping[str, str] = field(default_factory=dict)  # e.g. Gradescope name and email
+    # Who it is and which upload: e.g. Gradescope's name, email, group and submission id, the
+    # Canvas name and `late`, the Blackboard attempt graded; each becomes a gradebook column.
+    names: Mapping[str, str] = field(default_factory=dict)
+    # A group submission's members, `student` first: it is graded once and the result is each one's.
+    members: tuple[Member, ...] = ()
+
+    @property
+    def graded_for(self) -> tuple[Member, ...]:
+        """Everyone this submission's result is written for: its members, or its one student."""
+        return self.members or (Member(self.student, self.names),)
 
 
 def _safe_id(raw: str) -> str:
@@ -120,6 +181,13 @@ def _with_problems(sub: Submission, problems: Iterable[str]) -> Submission:
     return replace(sub, problems=(*problems, *sub.problems)) if problems else sub
 
 
+def _submission(files: _Files, source: Path, student: str, names: Mapping[str, str] | None = None) -> Submission:
+    """The submission of `files`: the notebook and module picked, each file that could not be read a problem."""
+    readable = {n: data for n, data in files.items() if isinstance(data, bytes)}
+    unreadable = [str(data) for data in files.values() if isinstance(data, SubmissionError)]
+    return _with_problems(_pick(readable, source, _safe_id(student), names or {}), unreadable)
+
+
 def _not_graded(entry: str, source: Path, problem: str) -> Submission:
     """An entry that is no submission (a loose file, a link): a row with no files and `problem`, not a silent drop."""
     return Submission(_safe_id(entry), source, problems=(problem,))
@@ -144,14 +212,14 @@ def _kind(entry: os.DirEntry[str]) -> str:
         return "file"
 
 
-def _walk(folder: Path) -> tuple[dict[str, str], list[str]]:
-    """Every entry under `folder` by relative POSIX name, with its `_kind`, and a problem for each
+def _walk(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Every entry under `folder` by relative POSIX name, with its `_kind`, and the problem of each
     folder inside that cannot be listed. Links are listed, never followed (`folder` itself may be one).
 
     Raises `SubmissionError` when `folder` itself cannot be listed.
     """
     kinds: dict[str, str] = {}
-    problems: list[str] = []
+    unlisted: dict[str, str] = {}
     pending = [""]
     while pending:
         rel = pending.pop()
@@ -162,13 +230,13 @@ def _walk(folder: Path) -> tuple[dict[str, str], list[str]]:
             problem = f"{folder / rel}: the folder cannot be listed ({exc.strerror}); make it readable and regrade"
             if not rel:
                 raise SubmissionError(problem) from exc
-            problems.append(problem)
+            unlisted[rel.rstrip("/")] = problem
             continue
         for entry in entries:
             kinds[rel + entry.name] = kind = _kind(entry)
             if kind == "dir":
                 pending.append(f"{rel}{entry.name}/")
-    return kinds, problems
+    return kinds, unlisted
 
 
 def _read_file(path: Path) -> bytes:
@@ -197,7 +265,7 @@ def _read_file(path: Path) -> bytes:
 
 
 def _read_entry(path: Path, kind: str) -> bytes:
-    """A homework file of a submission or an LMS folder, of the `_kind` the listing saw."""
+    """A file of a folder, of the `_kind` the listing saw."""
     if kind == "link":
         raise SubmissionError(_symlink_problem(path))
     if kind == "dir":
@@ -205,67 +273,98 @@ def _read_entry(path: Path, kind: str) -> bytes:
     return _read_file(path)
 
 
-def _read_folder(folder: Path) -> tuple[dict[str, bytes], list[str]]:
-    """The homework files under `folder`, and a problem for each entry that could not be read."""
-    try:
-        kinds, problems = _walk(folder)
-    except SubmissionError as exc:
-        return {}, [str(exc)]
-    files = {}
+def _read_folder(folder: Path) -> dict[str, bytes | SubmissionError]:
+    """The files under `folder` that intake reads (`_READ`), each link among its entries and each
+    folder that cannot be listed as its error. Raises `SubmissionError` if `folder` cannot be listed."""
+    kinds, unlisted = _walk(folder)
+    files: dict[str, bytes | SubmissionError] = {rel: SubmissionError(p) for rel, p in unlisted.items()}
     for rel, kind in sorted(kinds.items()):
-        if "__MACOSX" in rel or not (kind == "link" or rel.endswith(_HOMEWORK)):
+        if "__MACOSX" in rel or not (kind == "link" or rel.lower().endswith(_READ)):
             continue
         try:
             files[rel] = _read_entry(folder / rel, kind)
         except SubmissionError as exc:
-            problems.append(str(exc))
-    return files, problems
+            files[rel] = exc
+    return dict(sorted(files.items()))
 
 
 # ---------------------------------------------------------------- reading zips
 
 
-def _zip_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
-    """A member's bytes: a homework file or the Gradescope metadata; b"" for a zip inside the
-    zip (listed, never read); None for anything else."""
+def _bound_problem(shown: Path, bound: str) -> str:
+    return (
+        f"{shown}: {bound}; the zip was not read (a zip bomb, or more than a class's homework: "
+        "look into it, unzip what belongs to the homework and grade that folder)"
+    )
+
+
+def _check_bounds(shown: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Raise `SubmissionError` naming the bound a zip is over (before anything is unpacked)."""
+    if len(infos) > MAX_ARCHIVE_ENTRIES:
+        raise SubmissionError(_bound_problem(shown, f"{len(infos)} entries, over the {MAX_ARCHIVE_ENTRIES} allowed"))
+    total = sum(i.file_size for i in infos)
+    if total > MAX_ARCHIVE_BYTES:
+        raise SubmissionError(_bound_problem(shown, f"{total} bytes unpacked, over the {MAX_ARCHIVE_BYTES} allowed"))
+    for info in infos:
+        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+            ratio = info.file_size // max(info.compress_size, 1)
+            bound = f"{info.filename} unpacks {ratio} times its packed size, over the {MAX_COMPRESSION_RATIO} allowed"
+            raise SubmissionError(_bound_problem(shown, bound))
+
+
+def _zip_member(shown: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | SubmissionError | None:
+    """A member's bytes if intake reads it (`_READ`), an error if it is too large, else None."""
     name = info.filename
     parts = PurePosixPath(name).parts
     if name.startswith("/") or ".." in parts:  # never extracted, but such a name is hand-made or hostile
         raise SubmissionError(
-            f"{path}: {name} points outside the archive; the zip was not read (look into it before unzipping it)"
+            f"{shown}: {name} points outside the archive; the zip was not read (look into it before unzipping it)"
         )
-    if info.is_dir() or "__MACOSX" in name:
-        return None
-    if name.lower().endswith(".zip"):
-        return b""
-    if not name.endswith(_HOMEWORK) and PurePosixPath(name).name != _METADATA:
+    if info.is_dir() or "__MACOSX" in name or not name.lower().endswith(_READ):
         return None
     if info.file_size > MAX_FILE_BYTES:
-        raise SubmissionError(f"{path}: {name} is {info.file_size} bytes unpacked; too large")
+        return SubmissionError(f"{shown}: {name} is {info.file_size} bytes unpacked; too large, not read")
     return archive.read(info)
 
 
-def _read_zip(path: Path) -> dict[str, bytes]:
+def _read_zip(archive: Path | bytes, shown: Path) -> dict[str, bytes | SubmissionError]:
+    """The members intake reads of the zip file `archive` (or a zip's bytes), shown as `shown`
+    in messages; one top folder (or a few nested ones) is dropped. Raises `SubmissionError` for
+    a zip that cannot be read, is over a bound, or names a member outside itself."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(archive) if isinstance(archive, bytes) else archive) as opened:
+            infos = opened.infolist()
+            _check_bounds(shown, infos)
             files = {}
-            for info in archive.infolist():
-                data = _zip_member(path, archive, info)
+            for info in infos:
+                data = _zip_member(shown, opened, info)
                 if data is not None:
                     files[info.filename] = data
             return _strip_common_folder(files)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
-        raise SubmissionError(f"{path}: not a readable zip archive ({exc})") from exc
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
+        raise SubmissionError(f"{shown}: not a readable zip archive ({exc})") from exc
 
 
-def _strip_common_folder(files: dict[str, bytes]) -> dict[str, bytes]:
-    """Zips often hold one top folder (`alice/toy_nn.ipynb`), or a few nested ones: drop them."""
+def _strip_common_folder(files: dict[str, bytes | SubmissionError]) -> dict[str, bytes | SubmissionError]:
+    """Zips often hold one top folder (`alice/toy_nn.ipynb`), or a few nested ones: drop them
+    (not `hw3code/`, nor a Moodle student's folder: both say what is inside)."""
     while files and all("/" in n for n in files):
         tops = {n.split("/", 1)[0] for n in files}
-        if len(tops) > 1 or tops == {"hw3code"}:
+        if len(tops) > 1 or tops == {"hw3code"} or any(_MOODLE.fullmatch(n) for n in files):
             break
         files = {n.split("/", 1)[1]: data for n, data in files.items()}
     return files
+
+
+def _zip_submission(data: bytes | SubmissionError, shown: Path, student: str) -> Submission:
+    """The submission a zip's bytes hold (a class folder's entry); a zip that cannot be read is its only problem."""
+    try:
+        if isinstance(data, SubmissionError):  # the entry itself could not be read (a link, a FIFO)
+            raise data
+        files = _read_zip(data, shown)
+    except SubmissionError as exc:
+        return _not_graded(student, shown, str(exc))
+    return _submission(files, shown, student)
 
 
 def read_submission(path: Path, student: str | None = None, names: Mapping[str, str] | None = None) -> Submission:
@@ -273,18 +372,23 @@ def read_submission(path: Path, student: str | None = None, names: Mapping[str, 
 
     `path` itself may be a symbolic link (the caller chose it); none inside it is followed.
     """
-    student = _safe_id(student or (path.stem if path.suffix.lower() == ".zip" else path.name))
-    if not path.is_file():
-        files, problems = _read_folder(path)
-        return _with_problems(_pick(files, path, student, names or {}), problems)
+    student = student or (path.stem if path.suffix.lower() == ".zip" else path.name)
     try:
-        files = _read_zip(path)
+        files = _read_folder(path) if not path.is_file() else _read_zip(path, path)
     except SubmissionError as exc:
-        return Submission(student, path, problems=(str(exc),), names=dict(names or {}))
-    return _pick(files, path, student, names or {})
+        return replace(_not_graded(student, path, str(exc)), names=dict(names or {}))
+    return _submission(files, path, student, names)
 
 
 # ---------------------------------------------------------------- layouts
+
+
+def _ignored_top(name: str) -> bool:
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _homework_or_zip(name: str) -> bool:
+    return name.lower().endswith((*_HOMEWORK, ".zip"))
 
 
 def _own_name(name: str) -> bool:
@@ -292,51 +396,34 @@ def _own_name(name: str) -> bool:
     return name.startswith(_NOTEBOOK_NAME) or bool(_MODULE.match(name))
 
 
-def _lms_prefix(name: str) -> str | None:
-    """The student id an LMS put before a file's name, or None (a name the student chose)."""
-    match = None if _own_name(name) else _LMS_PREFIX.match(name)
-    return match.group(1) if match else None
-
-
-def _lms_prefixes(names: Iterable[str]) -> set[str]:
-    """The LMS prefixes (student ids) of the homework files among `names`.
-
-    A student's own folder names its files `toy_nn.ipynb` and `neural_net.py`; an LMS
-    download prefixes each with the student's id. Two prefixes mean two students,
-    even when only one of them sent a notebook.
-    """
-    homework = (n for n in names if n.endswith(".ipynb") or _MODULE.search(n))
-    return {p for p in map(_lms_prefix, homework) if p is not None}
-
-
-def _ignored_top(name: str) -> bool:
-    return name.startswith(".") or name == "__MACOSX"
+def _canvas_name(name: str) -> re.Match[str] | None:
+    """The parts of a Canvas download's file name (`student`, `late`, `file`, `original`, maybe `name`), or None."""
+    return _CANVAS_ANONYMOUS.fullmatch(name) or _CANVAS.fullmatch(name)
 
 
 def _layout(names: Collection[str]) -> str:
-    """How to read a folder or zip holding `names` (relative POSIX paths; a folder's ends in `/`):
-    `gradescope`, `submission`, `lms` or `class`.
+    """How to read a folder or zip holding `names` (relative POSIX paths): `gradescope`, `moodle`,
+    `blackboard`, `canvas`, `submission` or `class`.
 
     Students' folders or zips inside make a class folder, whatever loose files lie beside them;
     but a student's own `toy_nn.ipynb` or `neural_net.py` at the top make a submission, unless at
-    least two folders or zips look like submissions (one may be the student's `old/` copy).
+    least two folders or zips look like submissions (one may be the student's `old/` copy). Only
+    flat files can be a Canvas or Blackboard download, whose names those systems chose.
     """
     if _METADATA in names:
         return "gradescope"
+    if any(_MOODLE.fullmatch(n) for n in names):
+        return "moodle"
     if any(n.startswith("hw3code/") for n in names):
         return "submission"
     top = [n for n in names if "/" not in n and not _ignored_top(n)]
-    folders = {
-        n.split("/", 1)[0]
-        for n in names
-        if n.endswith((*_HOMEWORK, ".zip")) and "/" in n and not _ignored_top(n.split("/", 1)[0])
-    }
+    folders = {n.split("/", 1)[0] for n in names if "/" in n and _homework_or_zip(n) and not _ignored_top(n)}
+    if not folders and any(_BLACKBOARD.fullmatch(n) for n in top):
+        return "blackboard"
+    if not folders and any(_canvas_name(n) for n in top if _homework_or_zip(n)):
+        return "canvas"
     entries = len(folders) + sum(n.lower().endswith(".zip") for n in top)
     homework = [n for n in top if n.endswith(_HOMEWORK)]
-    prefixes = _lms_prefixes(homework)
-    # One student's LMS files are told from a student's `hw3_toy_nn.ipynb` by the LMS's number.
-    if not folders and (len(prefixes) > 1 or (prefixes and any(_LMS_NAME.match(n) for n in homework))):
-        return "lms"
     if any(_own_name(n) for n in homework) and entries < 2:
         return "submission"
     if entries:
@@ -344,187 +431,196 @@ def _layout(names: Collection[str]) -> str:
     return "submission" if homework else "class"
 
 
-def _loose_problem(shown: str, layout: str) -> str:
-    if layout == "lms":
-        return f"{shown}: no student id at the start of its name; not graded (rename it <student>_... or move it out)"
-    return (
-        f"{shown}: a loose file beside the submissions; not graded (a submission is a folder or a .zip: "
-        "put a student's files in a folder named after the student, move anything else out)"
-    )
+def _stray(name: str, data: bytes | SubmissionError, where: Path, layout: str) -> Iterator[Submission]:
+    """An entry that is no student's submission: a row that says why (an unreadable entry, a loose
+    homework file or zip), or nothing for a file intake ignores (a receipt, notes)."""
+    shown = where / name
+    if isinstance(data, SubmissionError):
+        yield _not_graded(name, shown, str(data))
+    elif _homework_or_zip(name) and layout == "class":
+        yield _not_graded(
+            name,
+            shown,
+            f"{shown}: a loose file beside the submissions; not graded (a submission is a folder or a .zip: "
+            "put a student's files in a folder named after the student, move anything else out)",
+        )
+    elif _homework_or_zip(name):
+        yield _not_graded(
+            name, shown, f"{shown}: not named as {layout} names a student's file; not graded (move it out)"
+        )
 
 
-def _nested_zip_problem(archive: Path, name: str) -> str:
-    return f"{archive}: {name} is a zip inside the zip and was not read (unzip {archive.name} and grade the folder)"
+def _class(files: _Files, where: Path) -> Iterator[Submission]:
+    """Each top folder and zip of a class folder; each loose homework file or unreadable entry as a problem."""
+    groups: dict[str, dict[str, bytes | SubmissionError]] = {}
+    for name, data in files.items():
+        top, _, rest = name.partition("/")
+        if not _ignored_top(top):
+            groups.setdefault(top, {}).update({rest: data} if rest else {})
+    for top in sorted(groups):
+        if top not in files:  # a folder
+            yield _submission(groups[top], where / top, top)
+        elif top.lower().endswith(".zip"):
+            yield _zip_submission(files[top], where / top, PurePosixPath(top).stem)
+        else:
+            yield from _stray(top, files[top], where, "class")
 
 
 # ---------------------------------------------------------------- Gradescope
 
 
-def _members(info: object) -> list[dict[str, str]]:
-    """The names (`name`, `sid`, `email`) of each submitter of a Gradescope submission; a group's
-    members also get `group`, everyone's names."""
+def _members(info: object, folder: str) -> tuple[Member, ...]:
+    """The submitters of a Gradescope submission, with their names (`name`, `sid`, `email`), the
+    submission's id and, for a group, `group`: everyone's names."""
     submitters = info.get(":submitters") if isinstance(info, dict) else None
     people = [s for s in submitters if isinstance(s, dict)] if isinstance(submitters, list) else []
-    members = [{str(k).lstrip(":"): str(v) for k, v in s.items() if v is not None} for s in people] or [{}]
-    if len(members) > 1:
-        group = ", ".join(m.get("name", "?") for m in members)
-        members = [{**m, "group": group} for m in members]
-    return members
+    found = [{str(k).lstrip(":"): str(v) for k, v in s.items() if v is not None} for s in people] or [{}]
+    shared = {"gradescope_submission": folder.removeprefix("submission_")}
+    if len(found) > 1:
+        shared["group"] = ", ".join(m.get("name", "?") for m in found)
+    return tuple(
+        Member(_safe_id(m.get("sid") or m.get("email") or m.get("name") or folder), {**m, **shared}) for m in found
+    )
 
 
-def _gradescope_metadata(text: str, where: Path) -> list[tuple[str, list[dict[str, str]]]]:
-    """Each submission folder of a Gradescope export, with its submitters' names."""
+def _gradescope(files: _Files, where: Path) -> Iterator[Submission]:
+    """Each submission folder a Gradescope export's metadata names, a group's once, with its `members`."""
+    shown = where / _METADATA
+    data = files[_METADATA]
     try:
-        metadata = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise SubmissionError(f"{where}: unreadable Gradescope metadata ({exc})") from exc
+        if isinstance(data, SubmissionError):
+            raise data
+        metadata = yaml.safe_load(data.decode("utf-8")) or {}
+    except (SubmissionError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SubmissionError(f"{shown}: unreadable Gradescope metadata ({exc})") from exc
     if not isinstance(metadata, dict):
-        raise SubmissionError(f"{where}: expected a mapping of submission folders")
-    return [(str(folder), _members(info)) for folder, info in sorted(metadata.items(), key=lambda i: str(i[0]))]
+        raise SubmissionError(f"{shown}: expected a mapping of submission folders")
+    for folder, info in sorted((str(k), v) for k, v in metadata.items()):
+        mine = {n[len(folder) + 1 :]: d for n, d in files.items() if n.startswith(folder + "/")}
+        members = _members(info, folder)
+        sub = _submission(mine, where / folder, members[0].student, members[0].names)
+        yield replace(sub, members=members if len(members) > 1 else ())
 
 
-def _for_each_member(sub: Submission, members: list[dict[str, str]], folder: str) -> list[Submission]:
-    """A copy of a (group) submission for each member: every one of them needs a grade."""
-    return [
-        replace(sub, student=_safe_id(m.get("sid") or m.get("email") or m.get("name") or folder), names=m)
-        for m in members
-    ]
+# ---------------------------------------------------------------- Canvas, Moodle, Blackboard
+
+# How one student's files of an LMS download make a submission: (student id, the matches of
+# the student's file names, every file, the download's path) -> Submission.
+_Student = Callable[[str, list[re.Match[str]], _Files, Path], Submission]
 
 
-def _gradescope(folder: Path) -> Iterator[Submission]:
-    meta_path = folder / _METADATA
-    try:
-        text = meta_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SubmissionError(f"{meta_path}: unreadable Gradescope metadata ({exc})") from exc
-    for sub_folder, members in _gradescope_metadata(text, meta_path):
-        yield from _for_each_member(read_submission(folder / sub_folder), members, sub_folder)
-
-
-def _gradescope_zip(path: Path, files: Mapping[str, bytes]) -> Iterator[Submission]:
-    try:
-        text = files[_METADATA].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SubmissionError(f"{path}: {_METADATA}: unreadable Gradescope metadata ({exc})") from exc
-    for sub_folder, members in _gradescope_metadata(text, path / _METADATA):
-        mine = {n[len(sub_folder) + 1 :]: d for n, d in files.items() if n.startswith(sub_folder + "/")}
-        yield from _for_each_member(_pick(mine, path / sub_folder, _safe_id(sub_folder), {}), members, sub_folder)
-
-
-# ---------------------------------------------------------------- class and LMS folders
-
-
-def _class_folder(folder: Path, kinds: Mapping[str, str]) -> Iterator[Submission]:
-    """Each folder and zip at the top of a class folder; each loose homework file or link as a problem."""
-    for name in sorted(n for n in kinds if "/" not in n and not _ignored_top(n)):
-        path, kind = folder / name, kinds[name]
-        if kind == "link":
-            yield _not_graded(name, path, _symlink_problem(path))
-        elif kind == "dir" or (kind == "file" and name.lower().endswith(".zip")):
-            yield read_submission(path)
-        elif name.lower().endswith(".zip"):  # a FIFO or a device: zipfile would block on it
-            yield _not_graded(name, path, f"{path} is not a regular file and was not read")
-        elif name.endswith(_HOMEWORK):
-            yield _not_graded(name, path, _loose_problem(str(path), "class"))
-
-
-def _class_zip(path: Path, files: Mapping[str, bytes]) -> Iterator[Submission]:
-    """Each top folder of a zipped class folder; each loose homework file or inner zip as a problem."""
-    groups: dict[str, dict[str, bytes]] = {}
+def _download(
+    files: _Files, where: Path, *, system: str, parse: Callable[[str], re.Match[str] | None], student: _Student
+) -> Iterator[Submission]:
+    """Each student's submission of an LMS download, whose file names `parse` reads (a match with
+    a `student` group), made by `student`; each other homework file as a problem."""
+    groups: dict[str, list[re.Match[str]]] = {}
     for name, data in files.items():
-        top, _, rest = name.partition("/")
-        if rest and not _ignored_top(top):
-            groups.setdefault(top, {})[rest] = data
-    for name in sorted({*groups, *(n for n in files if "/" not in n and not _ignored_top(n))}):
-        if name in groups:
-            yield _pick(groups[name], path / name, _safe_id(name), {})
-        elif name.lower().endswith(".zip"):
-            yield _not_graded(name, path, _nested_zip_problem(path, name))
-        elif name.endswith(_HOMEWORK):
-            yield _not_graded(name, path, _loose_problem(f"{path}: {name}", "class"))
+        match = None if _ignored_top(name.split("/", 1)[0]) else parse(name)
+        if match:
+            groups.setdefault(match["student"], []).append(match)
+        elif not _ignored_top(name.split("/", 1)[0]):
+            yield from _stray(name, data, where, system)
+    for who in sorted(groups):
+        yield student(who, groups[who], files, where)
 
 
-def _lms_groups(names: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """The top-level homework files and zips of an LMS folder by student id, and those without an id."""
-    groups: dict[str, list[str]] = {}
-    loose: list[str] = []
-    for name in sorted(names):
-        if "/" in name or _ignored_top(name) or not name.lower().endswith((*_HOMEWORK, ".zip")):
+def _uploads(matches: Iterable[re.Match[str]], files: _Files, where: Path) -> dict[str, bytes | SubmissionError]:
+    """The files of a download named by `matches`, under the student's own names (`original`),
+    each `.zip` among them replaced by its files (`hw3.zip/toy_nn.ipynb`) or by why it cannot be read."""
+    out: dict[str, bytes | SubmissionError] = {}
+    for match in matches:
+        name, data = match["original"], files[match.string]
+        if not (name.lower().endswith(".zip") and isinstance(data, bytes)):
+            out[name] = data
             continue
-        prefix = _lms_prefix(name)
-        if prefix is None:
-            loose.append(name)
-        else:
-            groups.setdefault(prefix, []).append(name)
-    return groups, loose
+        try:
+            out.update({f"{name}/{inner}": d for inner, d in _read_zip(data, where / match.string).items()})
+        except SubmissionError as exc:
+            out[name] = exc
+    return out
 
 
-def _lms_member(folder: Path, name: str, kind: str) -> dict[str, bytes]:
-    """One LMS download as a file of the student's submission, or a zip's files. The LMS prefix is
-    dropped, so that `alice_12_34_neural_net.py` reads as `12_34_neural_net.py`, a neural_net.py."""
-    path = folder / name
-    if not name.lower().endswith(".zip"):
-        return {name.split("_", 1)[1]: _read_entry(path, kind)}
-    if kind != "file":  # zipfile would follow a link, or block on a FIFO
-        raise SubmissionError(_symlink_problem(path) if kind == "link" else f"{path} is not a regular file")
-    return _read_zip(path)
+def _without_copy_suffix(name: str) -> str:
+    match = _CANVAS_COPY.fullmatch(name)
+    return match["base"] + match["ext"] if match else name
 
 
-def _lms_folder(folder: Path, kinds: Mapping[str, str]) -> Iterator[Submission]:
-    groups, loose = _lms_groups(n for n, kind in kinds.items() if kind != "dir")
-    for prefix, members in groups.items():
-        files: dict[str, bytes] = {}
-        problems: list[str] = []
-        for name in members:
-            try:
-                files.update(_lms_member(folder, name, kinds[name]))
-            except SubmissionError as exc:
-                problems.append(str(exc))
-        yield _with_problems(_pick(files, folder, _safe_id(prefix), {}), problems)
-    for name in loose:
-        yield _not_graded(name, folder / name, _loose_problem(str(folder / name), "lms"))
+def _canvas_student(student: str, matches: list[re.Match[str]], files: _Files, where: Path) -> Submission:
+    """A Canvas student's files under their own names. Canvas keeps only the latest attempt, but
+    a file uploaded again is named `toy_nn-1.ipynb`: of two such, the newest is graded."""
+    newest: dict[str, re.Match[str]] = {}
+    ignored = []
+    for match in sorted(matches, key=lambda m: int(m["file"])):  # Canvas's file ids grow with each upload
+        same = _without_copy_suffix(match["original"])
+        if same in newest:
+            ignored.append(newest[same]["original"])
+        newest[same] = match
+    name = matches[0].groupdict().get("name")  # absent when grading is anonymous
+    names = {"name": name} if name else {}
+    if any(m["late"] for m in matches):
+        names["late"] = "yes"
+    notes = [f"re-uploaded files: graded the newest of each (ignored {', '.join(ignored)})"] if ignored else []
+    return _with_problems(_submission(_uploads(newest.values(), files, where), where, student, names), notes)
 
 
-def _lms_zip(path: Path, files: Mapping[str, bytes]) -> Iterator[Submission]:
-    groups, loose = _lms_groups(files)
-    for prefix, members in groups.items():
-        mine = {n.split("_", 1)[1]: files[n] for n in members if not n.lower().endswith(".zip")}
-        problems = [_nested_zip_problem(path, n) for n in members if n.lower().endswith(".zip")]
-        yield _with_problems(_pick(mine, path, _safe_id(prefix), {}), problems)
-    for name in loose:
-        yield _not_graded(name, path, _loose_problem(f"{path}: {name}", "lms"))
+def _moodle_student(student: str, matches: list[re.Match[str]], files: _Files, where: Path) -> Submission:
+    """A Moodle student's files, with the paths they uploaded them under, from their folder."""
+    first = matches[0]
+    source = where / first.string.split("/", 1)[0] if "/" in first["sep"] else where
+    return _submission(_uploads(matches, files, where), source, student, {"name": first["name"]})
+
+
+def _blackboard_student(student: str, matches: list[re.Match[str]], files: _Files, where: Path) -> Submission:
+    """A Blackboard student's latest attempt (its date-time sorts as text), named from its receipt.
+
+    The older attempts are listed in `names` (a gradebook column), not as a problem: resubmitting
+    is allowed, and the latest attempt is the one Blackboard itself shows a grader first."""
+    attempts = sorted({m["attempt"] for m in matches})
+    latest = [m for m in matches if m["attempt"] == attempts[-1]]
+    receipt = next((files[m.string] for m in latest if not m["original"]), None)
+    found = _RECEIPT_NAME.search(receipt.decode("utf-8", "replace")) if isinstance(receipt, bytes) else None
+    names = {"name": found["name"]} if found else {}
+    names["attempt"] = attempts[-1]
+    if len(attempts) > 1:
+        names["ignored_attempts"] = ", ".join(attempts[:-1])
+    uploads = _uploads((m for m in latest if m["original"]), files, where)
+    return _submission(uploads, where, student, names)
+
+
+_LAYOUTS: dict[str, Callable[[_Files, Path], Iterator[Submission]]] = {
+    "gradescope": _gradescope,
+    "class": _class,
+    "canvas": functools.partial(_download, system="Canvas", parse=_canvas_name, student=_canvas_student),
+    "moodle": functools.partial(_download, system="Moodle", parse=_MOODLE.fullmatch, student=_moodle_student),
+    "blackboard": functools.partial(
+        _download, system="Blackboard", parse=_BLACKBOARD.fullmatch, student=_blackboard_student
+    ),
+}
 
 
 # ---------------------------------------------------------------- discover
 
 
-def _from_folder(folder: Path) -> Iterator[Submission]:
-    """Every submission in a folder named on the command line (followed if it is a link: the instructor's choice)."""
-    kinds, _ = _walk(folder)  # a subfolder that cannot be listed is reported when its submission is read
-    layout = _layout([f"{n}/" if kind == "dir" else n for n, kind in kinds.items()])
-    if layout == "gradescope":
-        return _gradescope(folder)
-    if layout == "submission":
-        return iter([read_submission(folder)])
-    return _lms_folder(folder, kinds) if layout == "lms" else _class_folder(folder, kinds)
-
-
-def _from_zip(path: Path) -> Iterator[Submission]:
-    """One submission, or every one of a zipped Gradescope export, class or LMS folder."""
+def _from_path(path: Path) -> Iterator[Submission]:
+    """Every submission in a folder or zip named on the command line (followed if it is a link:
+    the instructor's choice). Raises `SubmissionError` for a folder that cannot be listed."""
+    is_zip = path.is_file()
     try:
-        files = _read_zip(path)
+        files = _read_zip(path, path) if is_zip else _read_folder(path)
     except SubmissionError as exc:
-        return iter([Submission(_safe_id(path.stem), path, problems=(str(exc),))])
+        if not is_zip:
+            raise
+        return iter([_not_graded(path.stem, path, str(exc))])
     layout = _layout(files)
-    if layout == "gradescope":
-        return _gradescope_zip(path, files)
-    if layout == "class":
-        return _class_zip(path, files)
-    return _lms_zip(path, files) if layout == "lms" else iter([_pick(files, path, _safe_id(path.stem), {})])
+    if layout == "submission":
+        return iter([_submission(files, path, path.stem if is_zip else path.name)])
+    return _LAYOUTS[layout](files, path)
 
 
 def discover(paths: Iterable[Path]) -> list[Submission]:
-    """Every submission under `paths`, in a stable order, with unique student ids.
+    """Every submission under `paths`, in a stable order, with unique student ids (a group's
+    members' included).
 
     Raises `ConfigError` for a path that does not exist or holds no submission, and
     `SubmissionError` for one that cannot be listed; a file that cannot be read is a
@@ -535,27 +631,31 @@ def discover(paths: Iterable[Path]) -> list[Submission]:
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
-        if path.is_file():
-            if path.suffix.lower() != ".zip":
-                raise ConfigError(f"{path}: a submission is a folder or a .zip")
-            found.extend(_from_zip(path))
-        else:
-            found.extend(_from_folder(path))
+        if path.is_file() and path.suffix.lower() != ".zip":
+            raise ConfigError(f"{path}: a submission is a folder or a .zip")
+        found.extend(_from_path(path))
     if not found:
         raise ConfigError("no submissions found in " + ", ".join(map(str, paths)))
     return _unique(found)
 
 
 def _unique(submissions: list[Submission]) -> list[Submission]:
-    """Give a repeated student id a numbered suffix, and say so in its problems."""
+    """Give a repeated student id (a submission's, or a group member's) a numbered suffix, and say so."""
     seen: dict[str, int] = {}
+
+    def unique(student: str, notes: list[str]) -> str:
+        count = seen.get(student, 0)
+        seen[student] = count + 1
+        if not count:
+            return student
+        renamed = f"{student}~{count + 1}"
+        notes.append(f"the id {student} appears more than once; graded as {renamed}")
+        return renamed
+
     out = []
     for sub in submissions:
-        count = seen.get(sub.student, 0)
-        seen[sub.student] = count + 1
-        if count:
-            renamed = f"{sub.student}~{count + 1}"
-            note = f"the id {sub.student} appears more than once; graded as {renamed}"
-            sub = replace(sub, student=renamed, problems=(*sub.problems, note))
-        out.append(sub)
+        notes: list[str] = []
+        members = tuple(replace(m, student=unique(m.student, notes)) for m in sub.members)
+        student = members[0].student if members else unique(sub.student, notes)
+        out.append(replace(sub, student=student, members=members, problems=(*sub.problems, *notes)))
     return out
