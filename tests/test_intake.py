@@ -577,7 +577,7 @@ def test_a_zip_bomb_is_refused_by_its_compression_ratio(tmp_path: Path) -> None:
 )
 def test_a_zip_over_a_bound_is_refused(tmp_path: Path, monkeypatch, bound: str, value: int, message: str) -> None:
     """The bounds are sized for a class (see intake.py); here they are made small instead of the zips large."""
-    monkeypatch.setattr(intake, bound, value)
+    monkeypatch.setattr(intake.sources, bound, value)
     archive = write_zip(tmp_path / "class.zip", {**homework("alice/"), **homework("bob/")})
     (sub,) = discover([archive])
     assert sub.student == "class"
