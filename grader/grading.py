@@ -410,7 +410,8 @@ def grade_batch(
 
     Unchanged submissions keep their stored results unless `force`. The TA scores of
     `manual_scores` (read from `manual_source`) and those recorded in `out` before are
-    merged in. `progress` is called after each submission with (done, total, result, reused).
+    merged in. `progress` is called after each submission with (done, total, result, reused)
+    (a group's once, with its first member's result).
     """
     started = time.monotonic()
     submissions = discover(paths)
@@ -441,18 +442,11 @@ def grade_batch(
         """The results of `submission` (one per group member), and whether they were reused."""
         folder = out / submission.student
         stored = folder / "results.json"
-        if not force and stored.is_file():
-            try:
-                previous = read_result(stored)
-                # A run without the sandbox is redone once the sandbox works.
-                if previous.fingerprint == _submission_fingerprint(submission, course) and (
-                    previous.sandboxed or not course.can_isolate
-                ):
-                    if not (folder / "report.html").is_file():
-                        _write_report(previous, out, course.rubric, log)
-                    return [previous, *_copy_to_members(submission, previous, out, course.rubric, log)], True
-            except GraderError:
-                pass
+        previous = None if force else _reusable(stored, submission, course)
+        if previous is not None:
+            if not (folder / "report.html").is_file():
+                _write_report(previous, out, course.rubric, log)
+            return [previous, *_copy_to_members(submission, previous, out, course, log, reused=True)], True
         uid = uids.get()
         begun = time.monotonic()
         try:
@@ -469,7 +463,7 @@ def grade_batch(
         finally:
             uids.put(uid)
         _write_report(result, out, course.rubric, log)
-        return [result, *_copy_to_members(submission, result, out, course.rubric, log)], False
+        return [result, *_copy_to_members(submission, result, out, course, log, reused=False)], False
 
     results: dict[str, SubmissionResult] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -500,19 +494,41 @@ def grade_batch(
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)
 
 
+def _reusable(stored: Path, submission: Submission, course: Course) -> SubmissionResult | None:
+    """The result stored at `stored` if it graded these very inputs, else None. A run without
+    the sandbox is redone once the sandbox works."""
+    try:
+        previous = read_result(stored) if stored.is_file() else None
+    except GraderError:
+        return None
+    if previous is None or previous.fingerprint != _submission_fingerprint(submission, course):
+        return None
+    return previous if previous.sandboxed or not course.can_isolate else None
+
+
 def _copy_to_members(
-    submission: Submission, result: SubmissionResult, out: Path, rubric: Rubric, log: Callable[[str], None]
+    submission: Submission,
+    result: SubmissionResult,
+    out: Path,
+    course: Course,
+    log: Callable[[str], None],
+    *,
+    reused: bool,
 ) -> list[SubmissionResult]:
     """The result of a group submission for each member after the first (graded once, in the first's
-    folder): that folder copied to `OUT/<member>/`, the result with the member's own id and names."""
-    copies = []
+    folder): that folder copied to `OUT/<member>/`, the result with the member's own id and names.
+    When `result` was reused, a member's own unchanged result is kept: it holds the TA's scores of
+    that member, where a copy would hold the first member's."""
+    results = []
     for member in submission.members[1:]:
-        shutil.copytree(out / submission.student, out / member.student, dirs_exist_ok=True)
-        copy = replace(result, student=member.student, names=member.names)
-        write_result(copy, out / member.student / "results.json")
-        _write_report(copy, out, rubric, log)
-        copies.append(copy)
-    return copies
+        own = _reusable(out / member.student / "results.json", submission, course) if reused else None
+        if own is None:
+            shutil.copytree(out / submission.student, out / member.student, dirs_exist_ok=True)
+            own = replace(result, student=member.student, names=member.names)
+            write_result(own, out / member.student / "results.json")
+            _write_report(own, out, course.rubric, log)
+        results.append(own)
+    return results
 
 
 def _results_of_others(out: Path, students: set[str], log: Callable[[str], None]) -> list[SubmissionResult]:

@@ -25,9 +25,10 @@ import pytest
 from grader import grading, intake
 from grader.errors import ConfigError, SubmissionError
 from grader.execute import load_submitted
+from grader.gradebook import ManualScore
 from grader.grading import grade_batch, open_course
 from grader.intake import Submission, discover, read_submission
-from grader.results import SubmissionResult, read_result, write_result
+from grader.results import CheckResult, SubmissionResult, read_result, write_result
 from grader.rubric import load_rubric
 
 REPO = Path(__file__).resolve().parents[1]
@@ -596,6 +597,16 @@ def test_a_students_zip_over_a_bound_is_that_students_problem(tmp_path: Path) ->
     assert subs["45678"].problems[0].startswith(f"{download / 'leeann_45678_70040_hw3.zip'}: toy_nn.ipynb unpacks ")
 
 
+def test_a_file_too_large_in_a_zip_is_a_problem_of_its_submission(tmp_path: Path, monkeypatch) -> None:
+    """MAX_FILE_BYTES bounds each file (64 MB: far more than a notebook); made small here."""
+    monkeypatch.setattr(intake.sources, "MAX_FILE_BYTES", len(MODULE))
+    archive = write_zip(tmp_path / "class.zip", {**homework("alice/"), "bob/toy_nn.ipynb": NOTEBOOK})
+    alice, bob = discover([archive])
+    assert (alice.notebook, alice.module) == (None, MODULE)
+    assert alice.problems[0] == f"{archive}: alice/toy_nn.ipynb is {len(NOTEBOOK)} bytes unpacked; too large, not read"
+    assert bob.problems[0].startswith(f"{archive}: bob/toy_nn.ipynb is ")
+
+
 @pytest.mark.parametrize("name", ["../../home/toy_nn.ipynb", "/etc/toy_nn.ipynb", "alice/../../neural_net.py"])
 def test_zip_member_outside_the_archive_is_not_read(tmp_path: Path, name: str) -> None:
     archive = write_zip(tmp_path / "alice.zip", {**homework(), name: b"{}"})
@@ -864,7 +875,7 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         (out_dir / "executed.ipynb").write_bytes(submission.notebook or b"")
         result = SubmissionResult(
             student=submission.student,
-            checks=(),
+            checks=(CheckResult("questions.test", "a free-text answer", "pending", 0.0, 5.0, "for a TA", manual=True),),
             execution_time=1.0,
             sandboxed=True,
             names=submission.names,
@@ -906,9 +917,15 @@ def test_a_group_is_graded_once_and_every_member_gets_the_result(tmp_path: Path,
     assert rows["34567890"]["group"] == "Bob Builder, Carol Danvers"
     assert (rows["12345678"]["gradescope_submission"], rows["12345678"]["group"]) == ("111111", "")
 
-    again = grade_batch([export], out, course, log=lambda _: None)  # unchanged: nothing runs again
+    # Unchanged: nothing runs again, and a TA's score for one member stays that member's.
+    bobs = [ManualScore("23456789", "questions.test", 4.0)]
+    again = grade_batch([export], out, course, manual_scores=bobs, log=lambda _: None)
     assert len(runs) == 3
     assert sorted(again.reused) == ["12345678", "23456789", "34567890", "dan@example.edu"]
+    scores = {sid: read_result(out / sid / "results.json").score for sid in ("23456789", "34567890")}
+    assert scores == {"23456789": 4.0, "34567890": 0.0}
+    grade_batch([export], out, course, log=lambda _: None)
+    assert read_result(out / "34567890" / "results.json").score == 0.0  # not a copy of bob's scored result
 
 
 # ---------------------------------------------------------------- load_submitted

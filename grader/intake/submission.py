@@ -46,6 +46,7 @@ class Submission:
 
 
 def safe_id(raw: str) -> str:
+    """`raw` (a name, an SID, an LMS id) made safe as a folder name in OUT, and never one of OUT's class files."""
     cleaned = _SAFE_ID.sub("_", raw.strip()).strip("._")
     if cleaned.lower().endswith((".html", ".csv")):  # OUT/<id> beside OUT/index.html, gradebook.csv ...
         cleaned = cleaned.replace(".", "_")
