@@ -442,11 +442,14 @@ def grade_batch(
         """The results of `submission` (one per group member), and whether they were reused."""
         folder = out / submission.student
         stored = folder / "results.json"
-        previous = None if force else _reusable(stored, submission, course)
-        if previous is not None:
-            if not (folder / "report.html").is_file():
-                _write_report(previous, out, course.rubric, log)
-            return [previous, *_copy_to_members(submission, previous, out, course, log, reused=True)], True
+        # A group is reused only if every member's result is: each holds that member's TA scores.
+        previous = [] if force else [_reusable(out / m.student, submission, course) for m in submission.graded_for]
+        kept = [p for p in previous if p is not None]
+        if kept and len(kept) == len(submission.graded_for):
+            for result in kept:
+                if not (out / result.student / "report.html").is_file():
+                    _write_report(result, out, course.rubric, log)
+            return kept, True
         uid = uids.get()
         begun = time.monotonic()
         try:
@@ -463,7 +466,7 @@ def grade_batch(
         finally:
             uids.put(uid)
         _write_report(result, out, course.rubric, log)
-        return [result, *_copy_to_members(submission, result, out, course, log, reused=False)], False
+        return [result, *_copy_to_members(submission, result, out, course.rubric, log)], False
 
     results: dict[str, SubmissionResult] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -494,9 +497,10 @@ def grade_batch(
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)
 
 
-def _reusable(stored: Path, submission: Submission, course: Course) -> SubmissionResult | None:
-    """The result stored at `stored` if it graded these very inputs, else None. A run without
+def _reusable(folder: Path, submission: Submission, course: Course) -> SubmissionResult | None:
+    """The result stored in `folder` if it graded these very inputs, else None. A run without
     the sandbox is redone once the sandbox works."""
+    stored = folder / "results.json"
     try:
         previous = read_result(stored) if stored.is_file() else None
     except GraderError:
@@ -507,28 +511,18 @@ def _reusable(stored: Path, submission: Submission, course: Course) -> Submissio
 
 
 def _copy_to_members(
-    submission: Submission,
-    result: SubmissionResult,
-    out: Path,
-    course: Course,
-    log: Callable[[str], None],
-    *,
-    reused: bool,
+    submission: Submission, result: SubmissionResult, out: Path, rubric: Rubric, log: Callable[[str], None]
 ) -> list[SubmissionResult]:
     """The result of a group submission for each member after the first (graded once, in the first's
-    folder): that folder copied to `OUT/<member>/`, the result with the member's own id and names.
-    When `result` was reused, a member's own unchanged result is kept: it holds the TA's scores of
-    that member, where a copy would hold the first member's."""
-    results = []
+    folder): that folder copied to `OUT/<member>/`, the result with the member's own id and names."""
+    copies = []
     for member in submission.members[1:]:
-        own = _reusable(out / member.student / "results.json", submission, course) if reused else None
-        if own is None:
-            shutil.copytree(out / submission.student, out / member.student, dirs_exist_ok=True)
-            own = replace(result, student=member.student, names=member.names)
-            write_result(own, out / member.student / "results.json")
-            _write_report(own, out, course.rubric, log)
-        results.append(own)
-    return results
+        shutil.copytree(out / submission.student, out / member.student, dirs_exist_ok=True)
+        copy = replace(result, student=member.student, names=member.names)
+        write_result(copy, out / member.student / "results.json")
+        _write_report(copy, out, rubric, log)
+        copies.append(copy)
+    return copies
 
 
 def _results_of_others(out: Path, students: set[str], log: Callable[[str], None]) -> list[SubmissionResult]:

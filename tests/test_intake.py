@@ -924,8 +924,11 @@ def test_a_group_is_graded_once_and_every_member_gets_the_result(tmp_path: Path,
     assert sorted(again.reused) == ["12345678", "23456789", "34567890", "dan@example.edu"]
     scores = {sid: read_result(out / sid / "results.json").score for sid in ("23456789", "34567890")}
     assert scores == {"23456789": 4.0, "34567890": 0.0}
+    shutil.rmtree(out / "34567890")  # one member's result gone: the group is graded again, once
     grade_batch([export], out, course, log=lambda _: None)
-    assert read_result(out / "34567890" / "results.json").score == 0.0  # not a copy of bob's scored result
+    assert len(runs) == 4
+    scores = {sid: read_result(out / sid / "results.json").score for sid in ("23456789", "34567890")}
+    assert scores == {"23456789": 4.0, "34567890": 0.0}  # carol's is not a copy of bob's scored result
 
 
 # ---------------------------------------------------------------- load_submitted
