@@ -518,14 +518,20 @@ def blackboard_download() -> dict[str, bytes]:
         f"{jdoe}{second}.txt": blackboard_receipt("Jane Doe", "jdoe", second, ["toy_nn.ipynb", "neural_net.py"]),
         f"Homework 3_asmith_attempt_{third}_hw3.zip": zip_bytes(homework("hw3/")),
         f"Homework 3_asmith_attempt_{third}.txt": blackboard_receipt("Alice Smith", "asmith", third, ["hw3.zip"]),
+        f"Homework 3_o_brien_attempt_{third}_toy_nn.ipynb": NOTEBOOK,  # a username with `_` in it
+        f"Homework 3_o_brien_attempt_{third}_neural_net.py": MODULE,
+        f"Homework 3_o_brien_attempt_{third}.txt": blackboard_receipt(
+            "Pat O'Brien", "o_brien", third, ["toy_nn.ipynb"]
+        ),
     }
 
 
 @pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
 def test_blackboard_download_grades_the_latest_attempt(tmp_path: Path, packed: bool) -> None:
     subs = {s.student: s for s in discover([lay_out(tmp_path, blackboard_download(), packed)])}
-    assert sorted(subs) == ["asmith", "jdoe"]
+    assert sorted(subs) == ["asmith", "jdoe", "o_brien"]
     jane, alice = subs["jdoe"], subs["asmith"]
+    assert_complete(subs["o_brien"], "o_brien")  # the receipt says where the username starts
     assert_complete(jane, "jdoe")  # the older attempt's notebook is not a second notebook
     assert jane.names == {
         "name": "Jane Doe",

@@ -29,9 +29,9 @@ _CANVAS_COPY = re.compile(r"(?P<base>.+)-\d+(?P<ext>(\.[A-Za-z][A-Za-z0-9]*)*\.[
 # and the student's own paths under it; `..._file_/` before 4.1, `..._file_{file}` without folders.
 _MOODLE = re.compile(r"(?P<name>[^/]+?)_(?P<student>\d+)_assignsubmission_file(?P<sep>_?/|_)(?P<original>.+)")
 # Blackboard: `{assignment}_{username}_attempt_{yyyy-mm-dd-hh-mm-ss}_{file}`, and `... .txt` the receipt.
-_BLACKBOARD = re.compile(
-    r"(?P<assignment>.+)_(?P<student>[^_/]+)_attempt_(?P<attempt>\d{4}(-\d\d){5})(_(?P<original>.+)|\.txt)"
-)
+# Both the assignment and the username may hold `_`: a student's files are those of one prefix
+# (`student` here), and the receipt says which end of it is the username.
+_BLACKBOARD = re.compile(r"(?P<student>[^/]+)_attempt_(?P<attempt>\d{4}(-\d\d){5})(_(?P<original>.+)|\.txt)")
 _RECEIPT_NAME = re.compile(r"^Name:\s*(?P<name>.*?)\s*\((?P<username>[^()]*)\)\s*$", re.MULTILINE)
 
 
@@ -184,8 +184,9 @@ def _gradescope(files: Files, where: Path) -> Iterator[Submission]:
 
 # ---------------------------------------------------------------- Canvas, Moodle, Blackboard
 
-# How one student's files of an LMS download make a submission: (student id, the matches of
-# the student's file names, every file, the download's path) -> Submission.
+# How one student's files of an LMS download make a submission: (what the names' `student`
+# group holds: the id, or Blackboard's prefix; the matches of the student's file names, every
+# file, the download's path) -> Submission.
 _Student = Callable[[str, list[re.Match[str]], Files, Path], Submission]
 
 
@@ -253,8 +254,9 @@ def _moodle_student(student: str, matches: list[re.Match[str]], files: Files, wh
     return from_files(_uploads(matches, files, where), source, student, {"name": first["name"]})
 
 
-def _blackboard_student(student: str, matches: list[re.Match[str]], files: Files, where: Path) -> Submission:
-    """A Blackboard student's latest attempt (its date-time sorts as text), named from its receipt.
+def _blackboard_student(prefix: str, matches: list[re.Match[str]], files: Files, where: Path) -> Submission:
+    """A Blackboard student's latest attempt (its date-time sorts as text); the id is the username
+    the receipt gives (`Name: Jane Doe (jdoe)`), else the prefix's part after its last `_`.
 
     The older attempts are listed in `names` (a gradebook column), not as a problem: resubmitting
     is allowed when the assignment allows several attempts, and the last is what the student meant."""
@@ -262,6 +264,8 @@ def _blackboard_student(student: str, matches: list[re.Match[str]], files: Files
     latest = [m for m in matches if m["attempt"] == attempts[-1]]
     receipt = next((files[m.string] for m in latest if not m["original"]), None)
     found = _RECEIPT_NAME.search(receipt.decode("utf-8", "replace")) if isinstance(receipt, bytes) else None
+    username = found["username"] if found else ""
+    student = username if username and prefix.endswith(f"_{username}") else prefix.rsplit("_", 1)[-1]
     names = {"name": found["name"]} if found else {}
     names["attempt"] = attempts[-1]
     if len(attempts) > 1:
