@@ -44,11 +44,17 @@ def write_files(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-def write_zip(path: Path, files: dict[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as archive:
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
+    return out.getvalue()
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(zip_bytes(files))
     return path
 
 
@@ -396,9 +402,9 @@ def test_zipped_canvas_download_is_grouped_by_user_id(tmp_path: Path) -> None:
 OLD_NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 
 
-def lay_out(tmp_path: Path, files: dict[str, bytes], packed: bool, name: str = "download") -> Path:
+def lay_out(tmp_path: Path, files: dict[str, bytes], packed: bool) -> Path:
     """`files` as the system writes them: in a zip (what the instructor downloads) or unzipped."""
-    return write_zip(tmp_path / f"{name}.zip", files) if packed else write_files(tmp_path / name, files)
+    return write_zip(tmp_path / "download.zip", files) if packed else write_files(tmp_path / "download", files)
 
 
 def canvas_download() -> dict[str, bytes]:
@@ -419,14 +425,6 @@ def canvas_download() -> dict[str, bytes]:
         "LATE_anon_Xy7Zq_70031_neural_net.py": MODULE,
         "leeann_45678_70040_hw3.zip": zip_bytes(homework("hw3/")),  # the student's own zip
     }
-
-
-def zip_bytes(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 @pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
