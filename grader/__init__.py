@@ -2,7 +2,7 @@
 
 The pipeline, one module per stage::
 
-    intake     submissions (folders, zips, Gradescope exports, LMS files) -> Submission
+    intake     submissions (folders, zips, Gradescope, Canvas, Moodle, Blackboard) -> Submission
     execute    a fresh workspace, run in the sandbox (sandbox, harness/)  -> Evidence
     checks     Evidence vs. the public values and the reference           -> CheckResult
     results    Gradescope results.json; gradebook: the class CSV

@@ -391,7 +391,7 @@ def _parser() -> argparse.ArgumentParser:
         "submissions",
         type=Path,
         nargs="+",
-        help="submission folders or zips, class folders, a Gradescope export, a folder of LMS files",
+        help="submission folders or zips, class folders, a Gradescope export, a Canvas, Moodle or Blackboard download",
     )
     grade.add_argument("--out", type=Path, required=True, help="where results, logs and the gradebook go")
     grade.add_argument("--solution", type=Path, help="the reference folder (default: solutions/ of this checkout)")

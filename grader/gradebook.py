@@ -1,13 +1,13 @@
 """The class gradebook (CSV) and the TA's manual scores that merge into it.
 
-`gradebook.csv` has one row per student: identity, total, maximum, then one column
-per check (its points), then how the run went. The manual-scores file is a CSV
-with the columns `student,check,score` and optionally `comment`; its scores replace
-the `pending` results of manual checks (the free-text questions) or override an
-automatic check (a regrade request), and the totals follow, without regrading
-anything. `questions.csv` is that file ready to fill in: a row per student and
-question with the answer beside an empty score (rows left empty stay pending; other
-columns are ignored when it is read back).
+`gradebook.csv` has one row per student: identity (the id, then every name intake
+recorded), total, maximum, then one column per check (its points), then how the run
+went. The manual-scores file is a CSV with the columns `student,check,score` and
+optionally `comment`; its scores replace the `pending` results of manual checks (the
+free-text questions) or override an automatic check (a regrade request), and the totals
+follow, without regrading anything. `questions.csv` is that file ready to fill in: a row
+per student and question with the answer beside an empty score (rows left empty stay
+pending; other columns are ignored when it is read back).
 
 Every score merged is also recorded in `OUT/manual-scores.csv`, and every run applies
 that record again: a TA's work survives regrading (`--force`, a resubmission).
@@ -167,11 +167,17 @@ def _cell(check: CheckResult | None) -> str:
 
 
 def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
-    """Write `gradebook.csv` atomically, one row per student in the given order."""
+    """Write `gradebook.csv` atomically, one row per student in the given order.
+
+    After `name` and `email`, every other name intake recorded has a column (e.g. Gradescope's
+    `sid`, `gradescope_submission` and `group`, Canvas's `late`, Blackboard's `attempt`), so that
+    an instructor can map each row back to the system the submissions came from."""
     check_ids: list[str] = []
+    name_keys = ["name", "email"]
     for result in results:
         check_ids += [c.id for c in result.checks if c.id not in check_ids]
-    header = ["student", "name", "email", "total", "max", *check_ids, "validation_accuracy", "sandboxed", "problems"]
+        name_keys += [k for k in result.names if k not in name_keys]
+    header = ["student", *name_keys, "total", "max", *check_ids, "validation_accuracy", "sandboxed", "problems"]
     rows = []
     for r in results:
         cells = [_cell(r.check(i)) for i in check_ids]
@@ -179,8 +185,7 @@ def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
         rows.append(
             [
                 r.student,
-                _text(r.names.get("name", "")),
-                _text(r.names.get("email", "")),
+                *(_text(r.names.get(k, "")) for k in name_keys),
                 _points(r.score),
                 _points(r.max_score),
                 *cells,

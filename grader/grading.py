@@ -7,7 +7,9 @@ students' runs; its outputs on the hidden probes are what the hidden checks comp
 with, and it is cached in `OUT/.reference` until the solution, the rubric, the data
 or the grader change.
 Submissions are graded in parallel threads (each waits on its own sandboxed
-process); one that breaks the harness still gets a result that says so.
+process); one that breaks the harness still gets a result that says so. A group's
+submission (a Gradescope group) is graded once, in its first member's folder, and that
+folder is copied to every other member's with their own id and names in the result.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import queue
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -419,12 +422,14 @@ def grade_batch(
 
     Unchanged submissions keep their stored results unless `force`. The TA scores of
     `manual_scores` (read from `manual_source`) and those recorded in `out` before are
-    merged in. `progress` is called after each submission with (done, total, result, reused).
+    merged in. `progress` is called after each submission with (done, total, result, reused)
+    (a group's once, with its first member's result).
     """
     started = time.monotonic()
     submissions = discover(paths)
     graded_before = {path.parent.name for path in out.glob("*/results.json")}
-    unknown = sorted({m.student for m in manual_scores} - {s.student for s in submissions} - graded_before)
+    students = {m.student for s in submissions for m in s.graded_for}
+    unknown = sorted({m.student for m in manual_scores} - students - graded_before)
     if unknown:  # before hours of grading, not after
         raise ConfigError(f"{manual_source or 'manual scores'}: no submission of {', '.join(unknown)} to grade here")
     out.mkdir(parents=True, exist_ok=True)
@@ -445,21 +450,18 @@ def grade_batch(
         finally:  # its slot goes to the students
             uids.put(sandbox_uid(max(1, jobs)))
 
-    def grade_one(submission: Submission) -> tuple[SubmissionResult, bool]:
+    def grade_one(submission: Submission) -> tuple[list[SubmissionResult], bool]:
+        """The results of `submission` (one per group member), and whether they were reused."""
         folder = out / submission.student
         stored = folder / "results.json"
-        if not force and stored.is_file():
-            try:
-                previous = read_result(stored)
-                # A run without the sandbox is redone once the sandbox works.
-                if previous.fingerprint == _submission_fingerprint(submission, course) and (
-                    previous.sandboxed or not course.can_isolate
-                ):
-                    if not (folder / "report.html").is_file():
-                        _write_report(previous, out, course.rubric, log)
-                    return previous, True
-            except GraderError:
-                pass
+        # A group is reused only if every member's result is: each holds that member's TA scores.
+        previous = [] if force else [_reusable(out / m.student, submission, course) for m in submission.graded_for]
+        kept = [p for p in previous if p is not None]
+        if kept and len(kept) == len(submission.graded_for):
+            for result in kept:
+                if not (out / result.student / "report.html").is_file():
+                    _write_report(result, out, course.rubric, log)
+            return kept, True
         uid = uids.get()
         begun = time.monotonic()
         try:
@@ -467,7 +469,7 @@ def grade_batch(
         except Exception as exc:  # a harness failure, or a grader bug: never the end of the batch
             if reference.done() and reference.exception() is exc:
                 raise  # the reference failed: nobody can be graded (grade_batch says why)
-            failed.append(submission.student)
+            failed.extend(m.student for m in submission.graded_for)
             if not isinstance(exc, GraderError):
                 log(f"{submission.student}: the grader failed ({type(exc).__name__}: {exc}); see its grading.log")
             result = _failure_result(submission, course, exc, begun)
@@ -476,7 +478,7 @@ def grade_batch(
         finally:
             uids.put(uid)
         _write_report(result, out, course.rubric, log)
-        return result, False
+        return [result, *_copy_to_members(submission, result, out, course.rubric, log)], False
 
     results: dict[str, SubmissionResult] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -488,13 +490,14 @@ def grade_batch(
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-            result, was_reused = future.result()
-            results[result.student] = result
-            if was_reused:
-                reused.append(result.student)
+            group, was_reused = future.result()
+            for result in group:
+                results[result.student] = result
+                if was_reused:
+                    reused.append(result.student)
             if progress:
-                progress(done, len(submissions), result, was_reused)
-    graded = [results[s.student] for s in submissions]
+                progress(done, len(submissions), group[0], was_reused)
+    graded = [results[m.student] for s in submissions for m in s.graded_for]
     # The class files cover everyone graded into `out`: regrading one student keeps the rest.
     unchanged = [*graded, *_results_of_others(out, set(results), log)]
     everyone = merge_manual_scores(unchanged, out, manual_scores, manual_source)
@@ -504,6 +507,34 @@ def grade_batch(
     write_class_files(everyone, out, course.rubric, [r.student for r in everyone if r.harness_failed])
     ordered = everyone[: len(graded)]
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)
+
+
+def _reusable(folder: Path, submission: Submission, course: Course) -> SubmissionResult | None:
+    """The result stored in `folder` if it graded these very inputs, else None. A run without
+    the sandbox is redone once the sandbox works."""
+    stored = folder / "results.json"
+    try:
+        previous = read_result(stored) if stored.is_file() else None
+    except GraderError:
+        return None
+    if previous is None or previous.fingerprint != _submission_fingerprint(submission, course):
+        return None
+    return previous if previous.sandboxed or not course.can_isolate else None
+
+
+def _copy_to_members(
+    submission: Submission, result: SubmissionResult, out: Path, rubric: Rubric, log: Callable[[str], None]
+) -> list[SubmissionResult]:
+    """The result of a group submission for each member after the first (graded once, in the first's
+    folder): that folder copied to `OUT/<member>/`, the result with the member's own id and names."""
+    copies = []
+    for member in submission.members[1:]:
+        shutil.copytree(out / submission.student, out / member.student, dirs_exist_ok=True)
+        copy = replace(result, student=member.student, names=member.names)
+        write_result(copy, out / member.student / "results.json")
+        _write_report(copy, out, rubric, log)
+        copies.append(copy)
+    return copies
 
 
 def _results_of_others(out: Path, students: set[str], log: Callable[[str], None]) -> list[SubmissionResult]:

@@ -1,4 +1,5 @@
-"""Intake: every accepted submission layout, built from the real reference files, and its problems.
+"""Intake: every accepted submission layout, built from the real reference files, and its problems;
+and a group submission graded once for all its members.
 
 Also `execute.load_submitted`, which turns a submission's bytes into the notebook and module the
 grader runs, with a note for each repair and a problem for each unreadable part.
@@ -7,6 +8,8 @@ grader runs, with a note for each repair and a problem for each unreadable part.
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import os
 import re
@@ -19,9 +22,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader import grading, intake
 from grader.errors import ConfigError, SubmissionError
 from grader.execute import load_submitted
+from grader.gradebook import ManualScore
+from grader.grading import grade_batch, open_course
 from grader.intake import Submission, discover, read_submission
+from grader.results import CheckResult, SubmissionResult, read_result, write_result
 from grader.rubric import load_rubric
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,11 +44,17 @@ def write_files(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-def write_zip(path: Path, files: dict[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as archive:
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
+    return out.getvalue()
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(zip_bytes(files))
     return path
 
 
@@ -185,17 +198,22 @@ def test_gradescope_export(tmp_path: Path) -> None:
     write_files(export / "submission_222222", {"toy_nn.ipynb": NOTEBOOK, "neural_net.py": MODULE})
     write_files(export / "submission_333333", homework())
     subs = {s.student: s for s in discover([export])}
-    assert sorted(subs) == ["12345678", "23456789", "34567890", "dan@example.edu"]
+    assert sorted(subs) == ["12345678", "23456789", "dan@example.edu"]  # the group is one submission
     for sub in subs.values():
         assert_complete(sub, sub.student)
     alice = subs["12345678"]
     assert alice.source == export / "submission_111111"
-    assert alice.names["name"] == "Alice Liddell"
-    assert alice.names["email"] == "alice@example.edu"
+    assert alice.names == {
+        "name": "Alice Liddell",
+        "sid": "12345678",
+        "email": "alice@example.edu",
+        "gradescope_submission": "111111",
+    }
+    assert alice.members == ()
     group = subs["23456789"]
     assert group.names["name"] == "Bob Builder"
     assert group.names["group"] == "Bob Builder, Carol Danvers"
-    assert "group" not in alice.names
+    assert [m.student for m in group.members] == ["23456789", "34567890"]
 
 
 def test_gradescope_submission_without_files_is_a_problem_not_an_error(tmp_path: Path) -> None:
@@ -213,7 +231,8 @@ def test_unreadable_gradescope_metadata(tmp_path: Path) -> None:
         discover([export])
 
 
-LMS = {
+# Canvas "Download Submissions" names (lib/content_zipper.rb): `{name}_{LATE_}{user id}_{file id}_{file}`.
+CANVAS = {
     "alice_12345_67890_toy_nn.ipynb": NOTEBOOK,
     "alice_12345_67891_neural_net.py": MODULE,
     "bob_12346_67892_toy_nn.ipynb": NOTEBOOK,
@@ -223,15 +242,18 @@ LMS = {
 }
 
 
-def test_flat_lms_folder_is_grouped_by_prefix(tmp_path: Path) -> None:
-    subs = discover([write_files(tmp_path / "canvas", LMS)])
-    assert [s.student for s in subs] == ["alice", "bob", "carol"]
+def test_canvas_download_is_grouped_by_user_id(tmp_path: Path) -> None:
+    """Once read as ids before the first `_`; Canvas's own parser takes the first two numbers
+    as the user and file ids (Assignment#infer_comment_context_from_filename), so do we."""
+    subs = discover([write_files(tmp_path / "canvas", CANVAS)])
+    assert [s.student for s in subs] == ["12345", "12346", "12347"]
     for sub in subs:
         assert_complete(sub, sub.student)
-    assert subs[0].notebook_name == "12345_67890_toy_nn.ipynb"
+    assert [s.names for s in subs] == [{"name": "alice"}, {"name": "bob"}, {"name": "carol", "late": "yes"}]
+    assert subs[0].notebook_name == "toy_nn.ipynb"  # the student's own name for it
 
 
-def test_flat_lms_folder_with_one_notebook_is_still_several_students(tmp_path: Path) -> None:
+def test_canvas_download_with_one_notebook_is_still_several_students(tmp_path: Path) -> None:
     """Alice sent both files, bob only his module: two students, not one submission."""
     files = {
         "alice_12345_67890_toy_nn.ipynb": NOTEBOOK,
@@ -239,18 +261,18 @@ def test_flat_lms_folder_with_one_notebook_is_still_several_students(tmp_path: P
         "bob_12346_67892_neural_net-1.py": MODULE,
     }
     subs = {s.student: s for s in discover([write_files(tmp_path / "canvas", files)])}
-    assert sorted(subs) == ["alice", "bob"]
-    assert_complete(subs["alice"], "alice")
-    assert subs["bob"].module == MODULE
-    assert subs["bob"].notebook is None
-    assert subs["bob"].problems == ("no notebook (toy_nn.ipynb) in the submission",)
+    assert sorted(subs) == ["12345", "12346"]
+    assert_complete(subs["12345"], "12345")
+    assert subs["12346"].module == MODULE
+    assert subs["12346"].notebook is None
+    assert subs["12346"].problems == ("no notebook (toy_nn.ipynb) in the submission",)
 
 
-def test_flat_lms_folder_with_a_corrupt_zip(tmp_path: Path) -> None:
-    folder = write_files(tmp_path / "moodle", {**LMS, "dave_12348_67896_hw3.zip": b"PK\x03\x04 cut"})
+def test_canvas_download_with_a_corrupt_zip(tmp_path: Path) -> None:
+    folder = write_files(tmp_path / "canvas", {**CANVAS, "dave_12348_67896_hw3.zip": b"PK\x03\x04 cut"})
     subs = {s.student: s for s in discover([folder])}
-    assert sorted(subs) == ["alice", "bob", "carol", "dave"]
-    assert any("not a readable zip archive" in p for p in subs["dave"].problems)
+    assert sorted(subs) == ["12345", "12346", "12347", "12348"]
+    assert subs["12348"].problems[0].startswith(f"{folder / 'dave_12348_67896_hw3.zip'}: not a readable zip archive")
 
 
 def test_duplicate_ids_get_a_suffix_and_a_note(tmp_path: Path) -> None:
@@ -300,14 +322,15 @@ def test_unsafe_folder_and_gradescope_ids_are_sanitised(tmp_path: Path) -> None:
 def test_every_member_of_a_gradescope_group_is_graded(tmp_path: Path) -> None:
     export = write_files(tmp_path / "export", {"submission_metadata.yml": GRADESCOPE_METADATA.encode()})
     write_files(export / "submission_222222", homework())
-    subs = {s.student: s for s in discover([export]) if s.source == export / "submission_222222"}
-    assert sorted(subs) == ["23456789", "34567890"]
-    bob, carol = subs["23456789"], subs["34567890"]
-    assert_complete(bob, "23456789")
-    assert_complete(carol, "34567890")
+    (group,) = [s for s in discover([export]) if s.source == export / "submission_222222"]
+    assert_complete(group, "23456789")  # read once, graded once: the first submitter's id
+    bob, carol = group.members
+    assert (bob.student, bob.names) == ("23456789", group.names)
+    assert carol.student == "34567890"
     assert (carol.names["name"], carol.names["email"]) == ("Carol Danvers", "carol@example.edu")
     assert bob.names["name"] == "Bob Builder"
     assert bob.names["group"] == carol.names["group"] == "Bob Builder, Carol Danvers"
+    assert bob.names["gradescope_submission"] == carol.names["gradescope_submission"] == "222222"
 
 
 @pytest.mark.parametrize("stray", ["notes.ipynb", "notes.py", "toy_nn.ipynb"])
@@ -334,11 +357,11 @@ def test_a_students_own_folder_with_a_notebook_copy_is_one_submission(tmp_path: 
     assert sub.problems == ("several notebooks; graded toy_nn.ipynb (ignored toy_nn-Copy1.ipynb)",)
 
 
-def test_flat_lms_folder_with_one_student(tmp_path: Path) -> None:
+def test_canvas_download_of_one_student(tmp_path: Path) -> None:
     files = {"alice_1234_5678_toy_nn.ipynb": NOTEBOOK, "alice_1234_5679_neural_net.py": MODULE}
     (sub,) = discover([write_files(tmp_path / "canvas", files)])
-    assert_complete(sub, "alice")  # the LMS prefix, as for a class of them; not the folder's name
-    assert sub.notebook_name == "1234_5678_toy_nn.ipynb"
+    assert_complete(sub, "1234")  # the Canvas user id, as for a class of them; not the folder's name
+    assert sub.notebook_name == "toy_nn.ipynb"
 
 
 def test_zipped_gradescope_export_is_expanded(tmp_path: Path) -> None:
@@ -347,11 +370,11 @@ def test_zipped_gradescope_export_is_expanded(tmp_path: Path) -> None:
         files.update(homework(f"export/{folder}/"))
     archive = write_zip(tmp_path / "assignment_123_export.zip", files)
     subs = {s.student: s for s in discover([archive])}
-    assert sorted(subs) == ["12345678", "23456789", "34567890", "dan@example.edu"]
+    assert sorted(subs) == ["12345678", "23456789", "dan@example.edu"]
     for sub in subs.values():
         assert_complete(sub, sub.student)
     assert subs["12345678"].source == archive / "submission_111111"
-    assert subs["34567890"].names["group"] == "Bob Builder, Carol Danvers"
+    assert subs["23456789"].members[1].names["group"] == "Bob Builder, Carol Danvers"
 
 
 def test_zipped_class_folder_is_expanded(tmp_path: Path) -> None:
@@ -361,19 +384,231 @@ def test_zipped_class_folder_is_expanded(tmp_path: Path) -> None:
     alice, bob, carol, notes = discover([archive])
     assert_complete(alice, "alice")
     assert_complete(bob, "bob")
-    assert (carol.student, carol.notebook, carol.module) == ("carol.zip", None, None)
-    assert carol.problems == (
-        f"{archive}: carol.zip is a zip inside the zip and was not read (unzip class.zip and grade the folder)",
-    )
+    assert_complete(carol, "carol")  # a zip in the zip is read, as in a class folder (bounded alike)
+    assert carol.source == archive / "carol.zip"
     assert (notes.student, notes.notebook) == ("notes.ipynb", None)
-    assert notes.problems[0].startswith(f"{archive}: notes.ipynb: a loose file beside the submissions")
+    assert notes.problems[0].startswith(f"{archive / 'notes.ipynb'}: a loose file beside the submissions")
 
 
-def test_zipped_lms_folder_is_grouped_by_prefix(tmp_path: Path) -> None:
-    subs = discover([write_zip(tmp_path / "submissions.zip", LMS)])
-    assert [s.student for s in subs] == ["alice", "bob", "carol"]
+def test_zipped_canvas_download_is_grouped_by_user_id(tmp_path: Path) -> None:
+    subs = discover([write_zip(tmp_path / "submissions.zip", CANVAS)])
+    assert [s.student for s in subs] == ["12345", "12346", "12347"]
     for sub in subs:
         assert_complete(sub, sub.student)
+
+
+# ---------------------------------------------------------------- Canvas, Moodle, Blackboard
+
+OLD_NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+
+
+def lay_out(tmp_path: Path, files: dict[str, bytes], packed: bool) -> Path:
+    """`files` as the system writes them: in a zip (what the instructor downloads) or unzipped."""
+    return write_zip(tmp_path / "download.zip", files) if packed else write_files(tmp_path / "download", files)
+
+
+def canvas_download() -> dict[str, bytes]:
+    """Canvas "Download Submissions", as lib/content_zipper.rb names the files (instructure/canvas-lms):
+    `get_filename` joins the sortable name (lowercased, `_<digits>_` removed, then every non-word
+    character), `LATE` if late and the user id (or `anon_<anonymous id>`, 5 base58 characters
+    from lib/anonymity.rb), then `add_upload_submission` adds `_{file id}_{display name}`; a file
+    uploaded again gets `-1` from Attachment.make_unique_filename."""
+    return {
+        "doejane_12345_67890_toy_nn.ipynb": NOTEBOOK,  # "Doe, Jane"
+        "doejane_12345_67891_neural_net.py": MODULE,
+        "o_neilmary_ann_LATE_23456_70001_toy_nn.ipynb": NOTEBOOK,  # "O_Neil, Mary_Ann", late
+        "o_neilmary_ann_LATE_23456_70002_neural_net.py": MODULE,
+        "smithjohn_34567_70010_toy_nn.ipynb": OLD_NOTEBOOK,  # attached again, renamed by Canvas:
+        "smithjohn_34567_70020_toy_nn-1.ipynb": NOTEBOOK,  # the newer upload (the larger file id)
+        "smithjohn_34567_70021_neural_net-1.py": MODULE,
+        "LATE_anon_Xy7Zq_70030_toy_nn.ipynb": NOTEBOOK,  # anonymous grading: no name at all
+        "LATE_anon_Xy7Zq_70031_neural_net.py": MODULE,
+        "leeann_45678_70040_hw3.zip": zip_bytes(homework("hw3/")),  # the student's own zip
+    }
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_canvas_download_submissions(tmp_path: Path, packed: bool) -> None:
+    subs = {s.student: s for s in discover([lay_out(tmp_path, canvas_download(), packed)])}
+    assert sorted(subs) == ["12345", "23456", "34567", "45678", "anon_Xy7Zq"]
+    jane, mary, john, lee, anonymous = (subs[i] for i in sorted(subs))
+    assert_complete(jane, "12345")
+    assert jane.names == {"name": "doejane"}
+    assert_complete(mary, "23456")  # the underscores of her name are not the separators
+    assert mary.names == {"name": "o_neilmary_ann", "late": "yes"}
+    assert (john.notebook, john.notebook_name, john.module) == (NOTEBOOK, "toy_nn-1.ipynb", MODULE)
+    assert john.problems == ("re-uploaded files: graded the newest of each (ignored toy_nn.ipynb)",)
+    assert_complete(anonymous, "anon_Xy7Zq")
+    assert anonymous.names == {"late": "yes"}
+    assert (lee.notebook, lee.module, lee.problems) == (NOTEBOOK, MODULE, ())
+    assert lee.notebook_name == "hw3.zip/toy_nn.ipynb"
+
+
+def moodle_download(separator: str = "/") -> dict[str, bytes]:
+    """Moodle "Download all submissions", as mod/assign/classes/downloader.php (moodle/moodle, 4.1
+    and later) names them: a folder `clean_filename({full name, `_` made ` `}_{participant id}
+    _assignsubmission_file)` per student, the student's own paths inside; `onlinetext` folders beside."""
+    jane, jean = (f"{who}_assignsubmission_file{separator}" for who in ("Jane Doe_101", "Jean-Luc Picard_102"))
+    return {
+        f"{jane}toy_nn.ipynb": NOTEBOOK,
+        f"{jane}hw3code/neural_net.py": MODULE,
+        f"{jean}hw3.zip": zip_bytes(homework("hw3/")),  # the student's own zip is their submission
+        "Mary Ann Smith_103_assignsubmission_onlinetext/onlinetext.html": b"<p>see my notebook</p>",
+    }
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+@pytest.mark.parametrize(
+    "separator",
+    [
+        pytest.param("/", id="4.1-and-later"),
+        pytest.param("_/", id="before-4.1"),  # locallib.php: clean_filename($prefix . '_' ... $type . '_')
+        pytest.param("_", id="without-folders"),  # the "download as folders" preference off
+    ],
+)
+def test_moodle_download_all_submissions(tmp_path: Path, packed: bool, separator: str) -> None:
+    download = lay_out(tmp_path, moodle_download(separator), packed)
+    subs = {s.student: s for s in discover([download])}
+    assert sorted(subs) == ["101", "102"]
+    jane, jean = subs["101"], subs["102"]
+    assert_complete(jane, "101")
+    assert jane.names == {"name": "Jane Doe"}
+    assert jane.notebook_name == "toy_nn.ipynb"
+    assert (jean.notebook, jean.module, jean.problems) == (NOTEBOOK, MODULE, ())
+    assert jean.names == {"name": "Jean-Luc Picard"}
+    if separator != "_":
+        assert jean.source == download / f"Jean-Luc Picard_102_assignsubmission_file{separator}".rstrip("/")
+
+
+def test_a_moodle_zip_of_one_student_keeps_the_students_folder(tmp_path: Path) -> None:
+    """One folder in the zip is usually dropped (`alice/toy_nn.ipynb`); Moodle's names the student."""
+    files = {f"Jane Doe_101_assignsubmission_file/{n}": d for n, d in homework().items()}
+    (sub,) = discover([write_zip(tmp_path / "HW3-hw3-42.zip", files)])
+    assert_complete(sub, "101")
+
+
+def blackboard_receipt(name: str, username: str, attempt: str, files: list[str]) -> bytes:
+    """A Blackboard attempt's receipt. Its `Name: Full Name (username)` line and `Comments:` block
+    are as vangef/BBGradebookOrganiser (utils/organiser.py) parses them; the other lines are
+    assumed from the receipts instructors post, not from Blackboard's (closed) source."""
+    listed = "".join(
+        f"\tOriginal filename: {f}\n\tFilename: Homework 3_{username}_attempt_{attempt}_{f}\n" for f in files
+    )
+    return (
+        f"Name: {name} ({username})\nAssignment: Homework 3\nDate Submitted: {attempt}\n"
+        "Current Grade: Needs Grading\n\n"
+        "Submission Field:\nThere is no student submission text data for this assignment.\n\n"
+        f"Comments:\nThere are no student comments for this assignment.\n\nFiles:\n{listed}"
+    ).encode()
+
+
+def blackboard_download() -> dict[str, bytes]:
+    """Blackboard "Download Assignment" (all attempts): `{assignment}_{username}_attempt_{date-time}_{file}`
+    and a receipt `{assignment}_{username}_attempt_{date-time}.txt` per attempt, as kwurst/bb-file-cleanup
+    (README) and vangef/BBGradebookOrganiser (which splits on `_attempt_`) describe them."""
+    first, second, third = "2025-02-09-10-00-00", "2025-02-10-23-59-01", "2025-02-11-08-00-00"
+    jdoe = "Homework 3_jdoe_attempt_"
+    return {
+        f"{jdoe}{first}_toy_nn.ipynb": OLD_NOTEBOOK,
+        f"{jdoe}{first}.txt": blackboard_receipt("Jane Doe", "jdoe", first, ["toy_nn.ipynb"]),
+        f"{jdoe}{second}_toy_nn.ipynb": NOTEBOOK,
+        f"{jdoe}{second}_neural_net.py": MODULE,
+        f"{jdoe}{second}.txt": blackboard_receipt("Jane Doe", "jdoe", second, ["toy_nn.ipynb", "neural_net.py"]),
+        f"Homework 3_asmith_attempt_{third}_hw3.zip": zip_bytes(homework("hw3/")),
+        f"Homework 3_asmith_attempt_{third}.txt": blackboard_receipt("Alice Smith", "asmith", third, ["hw3.zip"]),
+        f"Homework 3_o_brien_attempt_{third}_toy_nn.ipynb": NOTEBOOK,  # a username with `_` in it
+        f"Homework 3_o_brien_attempt_{third}_neural_net.py": MODULE,
+        f"Homework 3_o_brien_attempt_{third}.txt": blackboard_receipt(
+            "Pat O'Brien", "o_brien", third, ["toy_nn.ipynb"]
+        ),
+    }
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_blackboard_download_grades_the_latest_attempt(tmp_path: Path, packed: bool) -> None:
+    subs = {s.student: s for s in discover([lay_out(tmp_path, blackboard_download(), packed)])}
+    assert sorted(subs) == ["asmith", "jdoe", "o_brien"]
+    jane, alice = subs["jdoe"], subs["asmith"]
+    assert_complete(subs["o_brien"], "o_brien")  # the receipt says where the username starts
+    assert_complete(jane, "jdoe")  # the older attempt's notebook is not a second notebook
+    assert jane.names == {
+        "name": "Jane Doe",
+        "attempt": "2025-02-10-23-59-01",
+        "ignored_attempts": "2025-02-09-10-00-00",
+    }
+    assert (alice.notebook, alice.module, alice.problems) == (NOTEBOOK, MODULE, ())
+    assert alice.names == {"name": "Alice Smith", "attempt": "2025-02-11-08-00-00"}
+
+
+@pytest.mark.parametrize(
+    ("layout", "stray"),
+    [
+        pytest.param(canvas_download, "toy_nn.ipynb", id="canvas"),
+        pytest.param(blackboard_download, "neural_net.py", id="blackboard"),
+        pytest.param(moodle_download, "toy_nn.ipynb", id="moodle"),
+    ],
+)
+def test_a_file_the_system_did_not_name_is_reported_not_graded(tmp_path: Path, layout, stray: str) -> None:
+    download = write_files(tmp_path / "download", {**layout(), stray: NOTEBOOK})
+    (loose,) = [s for s in discover([download]) if s.source == download / stray]
+    assert (loose.student, loose.notebook, loose.module) == (stray, None, None)
+    (problem,) = loose.problems
+    assert problem.startswith(f"{download / stray}: not named as ")
+
+
+# ---------------------------------------------------------------- archive bounds
+
+
+def test_a_zip_bomb_is_refused_by_its_compression_ratio(tmp_path: Path) -> None:
+    """Two MB of zeros deflate about 1000 times: over MAX_COMPRESSION_RATIO, unpacked never."""
+    archive = tmp_path / "alice.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("toy_nn.ipynb", NOTEBOOK)
+        bomb.writestr("data/zeros.ipynb", bytes(2 << 20))
+    (sub,) = discover([archive])
+    assert (sub.student, sub.notebook, sub.module) == ("alice", None, None)
+    (problem,) = sub.problems
+    assert problem.startswith(f"{archive}: data/zeros.ipynb unpacks ")
+    assert f"times its packed size, over the {intake.MAX_COMPRESSION_RATIO} allowed; the zip was not read" in problem
+    assert "unzip what belongs to the homework and grade that folder" in problem
+
+
+@pytest.mark.parametrize(
+    ("bound", "value", "message"),
+    [
+        pytest.param("MAX_ARCHIVE_ENTRIES", 3, "4 entries, over the 3 allowed", id="entries"),
+        pytest.param("MAX_ARCHIVE_BYTES", 1000, "bytes unpacked, over the 1000 allowed", id="size"),
+    ],
+)
+def test_a_zip_over_a_bound_is_refused(tmp_path: Path, monkeypatch, bound: str, value: int, message: str) -> None:
+    """The bounds are sized for a class (see intake.py); here they are made small instead of the zips large."""
+    monkeypatch.setattr(intake.sources, bound, value)
+    archive = write_zip(tmp_path / "class.zip", {**homework("alice/"), **homework("bob/")})
+    (sub,) = discover([archive])
+    assert sub.student == "class"
+    (problem,) = sub.problems
+    assert problem.startswith(f"{archive}: ") and message in problem and "the zip was not read" in problem
+
+
+def test_a_students_zip_over_a_bound_is_that_students_problem(tmp_path: Path) -> None:
+    """A bomb inside a Canvas download costs its sender's grade, not the class's."""
+    files = canvas_download()
+    files["leeann_45678_70040_hw3.zip"] = zip_bytes({"toy_nn.ipynb": bytes(2 << 20)})
+    download = write_zip(tmp_path / "submissions.zip", files)
+    subs = {s.student: s for s in discover([download])}
+    assert_complete(subs["12345"], "12345")
+    assert subs["45678"].notebook is None
+    assert subs["45678"].problems[0].startswith(f"{download / 'leeann_45678_70040_hw3.zip'}: toy_nn.ipynb unpacks ")
+
+
+def test_a_file_too_large_in_a_zip_is_a_problem_of_its_submission(tmp_path: Path, monkeypatch) -> None:
+    """MAX_FILE_BYTES bounds each file (64 MB: far more than a notebook); made small here."""
+    monkeypatch.setattr(intake.sources, "MAX_FILE_BYTES", len(MODULE))
+    archive = write_zip(tmp_path / "class.zip", {**homework("alice/"), "bob/toy_nn.ipynb": NOTEBOOK})
+    alice, bob = discover([archive])
+    assert (alice.notebook, alice.module) == (None, MODULE)
+    assert alice.problems[0] == f"{archive}: alice/toy_nn.ipynb is {len(NOTEBOOK)} bytes unpacked; too large, not read"
+    assert bob.problems[0].startswith(f"{archive}: bob/toy_nn.ipynb is ")
 
 
 @pytest.mark.parametrize("name", ["../../home/toy_nn.ipynb", "/etc/toy_nn.ipynb", "alice/../../neural_net.py"])
@@ -524,7 +759,7 @@ def test_unreadable_files_and_folders_are_problems_of_their_submission(tmp_path:
     write_files(course / "alice", homework())
     write_files(course / "bob", homework())
     write_files(course / "erin", homework())
-    canvas = write_files(tmp_path / "canvas", LMS)
+    canvas = write_files(tmp_path / "canvas", CANVAS)
     locked = [course / "alice/hw3code/neural_net.py", course / "erin/hw3code", canvas / "bob_12346_67892_toy_nn.ipynb"]
     for path in locked:
         path.chmod(0)
@@ -533,9 +768,9 @@ def test_unreadable_files_and_folders_are_problems_of_their_submission(tmp_path:
     finally:
         for path in locked:
             path.chmod(0o755)
-    assert sorted(found) == ["alice", "alice~2", "bob", "bob~2", "carol", "erin"]
+    assert sorted(found) == ["12345", "12346", "12347", "alice", "bob", "erin"]
     assert found["bob"] == [True, True, []]
-    assert found["alice~2"] == [True, True, ["the id alice appears more than once; graded as alice~2"]]
+    assert found["12345"] == [True, True, []]
     how = "(Permission denied); make it readable and regrade"
     assert found["alice"] == [
         True,
@@ -544,8 +779,8 @@ def test_unreadable_files_and_folders_are_problems_of_their_submission(tmp_path:
     ]
     assert found["erin"][:2] == [True, False]
     assert found["erin"][2][0] == f"{locked[1]}: the folder cannot be listed {how}"
-    assert found["bob~2"][:2] == [False, True]
-    assert found["bob~2"][2][0] == f"{locked[2]} cannot be read {how}"
+    assert found["12346"][:2] == [False, True]
+    assert found["12346"][2][0] == f"{locked[2]} cannot be read {how}"
 
 
 @pytest.mark.parametrize(
@@ -599,15 +834,15 @@ def test_symlinks_inside_a_submission_are_not_followed(tmp_path: Path, link: str
     )
 
 
-def test_symlinks_in_class_and_lms_folders_are_not_followed(tmp_path: Path) -> None:
+def test_symlinks_in_class_folders_and_downloads_are_not_followed(tmp_path: Path) -> None:
     host = _host(tmp_path)
     course = write_files(tmp_path / "class", homework("alice/"))
     (course / "bob").symlink_to(host)
-    canvas = write_files(tmp_path / "canvas", LMS)
+    canvas = write_files(tmp_path / "canvas", CANVAS)
     (canvas / "bob_12346_67893_neural_net-1.py").unlink()
     (canvas / "bob_12346_67893_neural_net-1.py").symlink_to(host / "neural_net.py")
     subs = discover([course, canvas])
-    assert [s.student for s in subs] == ["alice", "bob", "alice~2", "bob~2", "carol"]
+    assert [s.student for s in subs] == ["alice", "bob", "12345", "12346", "12347"]
     assert all(SECRET not in (s.notebook or b"") + (s.module or b"") for s in subs)
     assert subs[1].problems == (
         f"{course / 'bob'} is a symbolic link and was not read (links are never followed: copy in the file itself)",
@@ -628,6 +863,76 @@ def test_a_symlink_named_on_the_command_line_is_followed(tmp_path: Path, packed:
     link.symlink_to(real)
     (sub,) = discover([link])
     assert_complete(sub, "alice")
+
+
+# ---------------------------------------------------------------- a group, graded once
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The students whose code was run: each run leaves a result and an executed notebook."""
+    ran: list[str] = []
+
+    def run(submission: Submission, course, *, reference, out_dir: Path, uid=None) -> SubmissionResult:
+        ran.append(submission.student)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "executed.ipynb").write_bytes(submission.notebook or b"")
+        result = SubmissionResult(
+            student=submission.student,
+            checks=(CheckResult("questions.test", "a free-text answer", "pending", 0.0, 5.0, "for a TA", manual=True),),
+            execution_time=1.0,
+            sandboxed=True,
+            names=submission.names,
+            fingerprint=grading._submission_fingerprint(submission, course),
+        )
+        write_result(result, out_dir / "results.json")
+        return result
+
+    monkeypatch.setattr(grading, "grade_submission", run)
+    monkeypatch.setattr(grading, "reference_evidence", lambda course, out, log: None)
+    return ran
+
+
+def test_a_group_is_graded_once_and_every_member_gets_the_result(tmp_path: Path, runs: list[str]) -> None:
+    """The sandboxed run is replaced by `runs`, which counts them: under test is how `grade_batch`
+    hands one run's result to each member, not the run itself."""
+    export = write_files(tmp_path / "export", {"submission_metadata.yml": GRADESCOPE_METADATA.encode()})
+    for folder in ("submission_111111", "submission_222222", "submission_333333"):
+        write_files(export / folder, homework())
+    course = open_course(
+        REPO / "solutions", REPO / "assignment", cifar_dir=None, cache=tmp_path / "cache", skip_cifar=True
+    )
+    out = tmp_path / "out"
+    batch = grade_batch([export], out, course, log=lambda _: None)
+    assert sorted(runs) == ["12345678", "23456789", "dan@example.edu"]  # one run per submission, not per member
+    assert [r.student for r in batch.results] == ["12345678", "23456789", "34567890", "dan@example.edu"]
+    bob, carol = (read_result(out / sid / "results.json") for sid in ("23456789", "34567890"))
+    assert (carol.student, carol.names["name"], carol.names["email"]) == (
+        "34567890",
+        "Carol Danvers",
+        "carol@example.edu",
+    )
+    assert bob.names["name"] == "Bob Builder"
+    assert carol.fingerprint == bob.fingerprint
+    assert (out / "34567890" / "executed.ipynb").read_bytes() == NOTEBOOK
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert rows["34567890"]["gradescope_submission"] == rows["23456789"]["gradescope_submission"] == "222222"
+    assert rows["34567890"]["group"] == "Bob Builder, Carol Danvers"
+    assert (rows["12345678"]["gradescope_submission"], rows["12345678"]["group"]) == ("111111", "")
+
+    # Unchanged: nothing runs again, and a TA's score for one member stays that member's.
+    bobs = [ManualScore("23456789", "questions.test", 4.0)]
+    again = grade_batch([export], out, course, manual_scores=bobs, log=lambda _: None)
+    assert len(runs) == 3
+    assert sorted(again.reused) == ["12345678", "23456789", "34567890", "dan@example.edu"]
+    scores = {sid: read_result(out / sid / "results.json").score for sid in ("23456789", "34567890")}
+    assert scores == {"23456789": 4.0, "34567890": 0.0}
+    shutil.rmtree(out / "34567890")  # one member's result gone: the group is graded again, once
+    grade_batch([export], out, course, log=lambda _: None)
+    assert len(runs) == 4
+    scores = {sid: read_result(out / sid / "results.json").score for sid in ("23456789", "34567890")}
+    assert scores == {"23456789": 4.0, "34567890": 0.0}  # carol's is not a copy of bob's scored result
 
 
 # ---------------------------------------------------------------- load_submitted

@@ -1,0 +1,120 @@
+"""A submission as intake hands it on, and how its notebook and module are chosen among its files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+from ..errors import SubmissionError
+
+HOMEWORK = (".ipynb", ".py")  # the files a submission is graded from
+_MODULE = re.compile(r"(^|[/_])neural_net(-\d+|\s*\(\d+\))?\.py$")
+_NOTEBOOK_NAME = "toy_nn"
+_SAFE_ID = re.compile(r"[^\w.@+-]+")  # \w: letters of any script are safe in folder names
+
+
+@dataclass(frozen=True)
+class Member:
+    """One student a group submission is graded for."""
+
+    student: str  # safe as a folder name
+    names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's (or one group's) files, as read from disk, and what is wrong with them."""
+
+    student: str  # safe as a folder name
+    source: Path  # where it came from
+    notebook: bytes | None = None
+    notebook_name: str = ""  # as the student named it
+    module: bytes | None = None
+    problems: tuple[str, ...] = ()
+    # Who it is and which upload: e.g. Gradescope's name, email, group and submission id, the
+    # Canvas name and `late`, the Blackboard attempt graded; each becomes a gradebook column.
+    names: Mapping[str, str] = field(default_factory=dict)
+    # A group submission's members, `student` first: it is graded once and the result is each one's.
+    members: tuple[Member, ...] = ()
+
+    @property
+    def graded_for(self) -> tuple[Member, ...]:
+        """Everyone this submission's result is written for: its members, or its one student."""
+        return self.members or (Member(self.student, self.names),)
+
+
+def safe_id(raw: str) -> str:
+    """`raw` (a name, an SID, an LMS id) made safe as a folder name in OUT, and never one of OUT's class files."""
+    cleaned = _SAFE_ID.sub("_", raw.strip()).strip("._")
+    if cleaned.lower().endswith((".html", ".csv")):  # OUT/<id> beside OUT/index.html, gradebook.csv ...
+        cleaned = cleaned.replace(".", "_")
+    return cleaned or "unnamed"
+
+
+def _pick(files: Mapping[str, bytes], source: Path, student: str, names: Mapping[str, str]) -> Submission:
+    """Choose the notebook and the module among a submission's files."""
+    problems: list[str] = []
+    notebooks = sorted(n for n in files if n.lower().endswith(".ipynb") and ".ipynb_checkpoints" not in n)
+    preferred = [n for n in notebooks if _NOTEBOOK_NAME in PurePosixPath(n).name]
+    # `toy_nn.ipynb` itself, nearest the top, before copies such as `toy_nn-Copy1.ipynb`,
+    # `toy_nn (1).ipynb` or `old/toy_nn.ipynb`, which sort before it by name.
+    exact = f"{_NOTEBOOK_NAME}.ipynb"
+    preferred.sort(key=lambda n: (PurePosixPath(n).name != exact, n.count("/"), n))
+    notebook_name = ""
+    if preferred or len(notebooks) == 1:
+        notebook_name = (preferred or notebooks)[0]
+        if len(notebooks) > 1:
+            others = ", ".join(n for n in notebooks if n != notebook_name)
+            problems.append(f"several notebooks; graded {notebook_name} (ignored {others})")
+    elif notebooks:
+        problems.append(f"several notebooks and none named {_NOTEBOOK_NAME}.ipynb: {', '.join(notebooks)}")
+    else:
+        problems.append(f"no notebook ({_NOTEBOOK_NAME}.ipynb) in the submission")
+    # hw3code/neural_net.py first, and the plain name before duplicates such as `neural_net (1).py`.
+    modules = sorted(
+        (n for n in files if _MODULE.search(n)),
+        key=lambda n: ("hw3code/" not in n, PurePosixPath(n).name != "neural_net.py", n),
+    )
+    if not modules:
+        problems.append("no hw3code/neural_net.py in the submission")
+    elif len(modules) > 1:
+        problems.append(f"several neural_net.py files; graded {modules[0]}")
+    module = files[modules[0]] if modules else None
+    if module is not None and not module.strip():
+        problems.append(f"{modules[0]} is empty")
+    return Submission(
+        student=student,
+        source=source,
+        notebook=files.get(notebook_name),
+        notebook_name=notebook_name,
+        module=module,
+        problems=tuple(problems),
+        names=dict(names),
+    )
+
+
+def with_problems(sub: Submission, problems: Iterable[str]) -> Submission:
+    """`sub` with `problems` (what could not be read) before its own (what is therefore missing)."""
+    problems = tuple(problems)
+    return replace(sub, problems=(*problems, *sub.problems)) if problems else sub
+
+
+def from_files(
+    files: Mapping[str, bytes | SubmissionError], source: Path, student: str, names: Mapping[str, str] | None = None
+) -> Submission:
+    """The submission of `files`: the notebook and module picked, each file that could not be read a problem."""
+    readable = {n: data for n, data in files.items() if isinstance(data, bytes)}
+    unreadable = [str(data) for data in files.values() if isinstance(data, SubmissionError)]
+    return with_problems(_pick(readable, source, safe_id(student), names or {}), unreadable)
+
+
+def not_graded(entry: str, source: Path, problem: str) -> Submission:
+    """An entry that is no submission (a loose file, a link): a row with no files and `problem`, not a silent drop."""
+    return Submission(safe_id(entry), source, problems=(problem,))
+
+
+def own_name(name: str) -> bool:
+    """A homework file named by the student (`toy_nn*.ipynb`, `neural_net*.py`), not by an LMS."""
+    return name.startswith(_NOTEBOOK_NAME) or bool(_MODULE.match(name))
