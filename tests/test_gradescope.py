@@ -227,6 +227,43 @@ def test_build_refuses_contradictory_options(project, tmp_path, options, wrong):
     assert not (tmp_path / "a.zip").exists()
 
 
+def test_a_zip_without_the_data_has_setup_fetch_and_check_it(project, gradescope_cache, tmp_path, monkeypatch):
+    """--fetch-data: the builder downloads the data (to run the reference on the very bytes the
+    containers will have), the zip carries only its address and MD5, and setup fetches and
+    checks it. A file:// address stands in for the authors' site: nothing leaves the machine."""
+    import hashlib
+    import tarfile
+
+    from grader.datasets.fetch import FOLDER
+    from grader.errors import DataError
+    from grader.gradescope.container import set_up_container
+
+    data = cached_synthetic_cifar(gradescope_cache, "fast", log=lambda _: None)
+    tarball = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(tarball, "w:gz", compresslevel=1) as tar:
+        tar.add(data, arcname=FOLDER)
+    md5 = hashlib.md5(tarball.read_bytes()).hexdigest()
+    out = tmp_path / "autograder.zip"
+    build_autograder(
+        out, project, cache=gradescope_cache, fetch_data=True, data_url=tarball.as_uri(), data_md5=md5, log=print
+    )
+    with zipfile.ZipFile(out) as archive:
+        assert not any(n.startswith("data/") for n in archive.namelist())
+        config = json.loads(archive.read("autograder.json"))
+    assert (config["data"], config["data_url"], config["data_md5"]) == ("fetch", tarball.as_uri(), md5)
+    root = _tree(tmp_path, out, {})
+    monkeypatch.setenv("GRADER_CACHE", str(root / "cache"))
+    said: list[str] = []
+    set_up_container(root, log=said.append)
+    assert (root / "source" / "data" / FOLDER / "data_batch_1").read_bytes() == (data / "data_batch_1").read_bytes()
+    assert not any("WARNING" in line for line in said) and said[-1].startswith("ready:")
+    # A download that does not hash to the MD5 stops the image's build, loudly.
+    shutil.rmtree(root / "source" / "data")
+    (root / "source" / "autograder.json").write_text(json.dumps({**config, "data_md5": "0" * 32}))
+    with pytest.raises(DataError, match="MD5"):
+        set_up_container(root, log=said.append)
+
+
 # ---------------------------------------------------------------- run_autograder
 
 
