@@ -300,7 +300,12 @@ def test_a_correct_group_submission_is_graded_with_hidden_checks_sealed(
 
 
 def test_a_broken_submission_gets_a_result_that_says_why(autograder_zip, gradescope_cache, tmp_path):
-    root = _tree(tmp_path, autograder_zip, {"toy_nn.ipynb": b'{"cells": [', "notes.txt": b"hi"})
+    """A zip upload left as one file in the submission folder is read as the student's files."""
+    upload = tmp_path / "hw3.zip"
+    with zipfile.ZipFile(upload, "w") as archive:
+        archive.writestr("hw3/toy_nn.ipynb", '{"cells": [')
+        archive.writestr("hw3/notes.txt", "hi")
+    root = _tree(tmp_path, autograder_zip, {"hw3.zip": upload.read_bytes()})
     results = _run(root, gradescope_cache)
     assert results["score"] == 0
     assert not results["extra_data"]["harness_failed"]  # the student's files are at fault, not the grader

@@ -14,7 +14,6 @@ instructor.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import shutil
 import time
@@ -27,7 +26,7 @@ from ..datasets.cifar import prepare_split
 from ..datasets.fetch import fetch_cifar
 from ..errors import ConfigError
 from ..fsutil import atomic_write_text
-from ..grading import Course, grade_submission, open_course, reference_evidence, sandbox_uid
+from ..grading import grade_submission, open_course, reference_evidence, sandbox_uid
 from ..intake import Submission, read_submission
 from ..project import cache_dir
 from ..report import REFERENCE_FOLDER, write_report
@@ -145,7 +144,7 @@ def _grade(paths: ContainerPaths, config: AutograderConfig, log: Callable[[str],
             members=members,
         )
     source = paths.source
-    course: Course = open_course(
+    course = open_course(
         source / layout.SOLUTIONS,
         source / layout.STARTER,
         cifar_dir=paths.data,
@@ -190,5 +189,4 @@ def run_in_container(root: Path, log: Callable[[str], None] = print) -> dict[str
         results = not_graded(f"the grader failed: {type(exc).__name__}: {exc}\n\n{trace}")
     results["execution_time"] = round(time.monotonic() - started, 3)
     atomic_write_text(paths.results, json.dumps(results, indent=1) + "\n")
-    os.chmod(paths.results, 0o644)
     return results
