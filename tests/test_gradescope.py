@@ -368,8 +368,17 @@ def test_a_broken_autograder_zip_is_reported_to_the_instructor(autograder_zip, g
     assert "autograder.json" in _notes(results) and "grader gradescope build" in _notes(results)
 
 
-def _memory_cgroup(limit_mb: int) -> tuple[str, ...]:
-    """A command prefix that runs a command in a new memory cgroup (v2 or v1) of `limit_mb`."""
+@pytest.fixture
+def memory_cgroup():
+    """A maker of memory cgroups (v2 or v1) of a given size, each removed after the test."""
+    made: list[Path] = []
+    yield lambda limit_mb: _memory_cgroup(limit_mb, made)
+    for folder in made:
+        folder.rmdir()  # empty again: its one process has exited
+
+
+def _memory_cgroup(limit_mb: int, made: list[Path]) -> tuple[str, ...]:
+    """A command prefix that runs a command in a new memory cgroup of `limit_mb`."""
     name = f"grader-test-{uuid.uuid4().hex[:8]}"
     v2, v1 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/memory")
     if (v2 / "cgroup.controllers").is_file() and "memory" in (v2 / "cgroup.subtree_control").read_text():
@@ -380,6 +389,7 @@ def _memory_cgroup(limit_mb: int) -> tuple[str, ...]:
         pytest.skip("no memory cgroup here")
     try:
         folder.mkdir()
+        made.append(folder)
         (folder / limit_file).write_text(str(limit_mb << 20))
     except OSError as exc:
         pytest.skip(f"cannot make a memory cgroup here ({exc})")
@@ -387,14 +397,16 @@ def _memory_cgroup(limit_mb: int) -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize("how", ["cgroup", "rlimit"])
-def test_a_container_too_small_is_refused_with_the_setting_to_choose(autograder_zip, gradescope_cache, tmp_path, how):
+def test_a_container_too_small_is_refused_with_the_setting_to_choose(
+    autograder_zip, gradescope_cache, tmp_path, memory_cgroup, how
+):
     """Gradescope's default container (768 MB) would kill a notebook run midway: the run is
     refused up front, and the message says which setting to raise. A memory cgroup is how a
     container is capped; an address-space rlimit is how `prlimit` caps a process."""
     if how == "cgroup":
         if os.geteuid() != 0:
             pytest.skip("making a cgroup needs root")
-        prefix = _memory_cgroup(768)
+        prefix = memory_cgroup(768)
     else:
         prefix = ("prlimit", f"--as={1024 << 20}")
     root = _tree(tmp_path, autograder_zip, {"toy_nn.ipynb": b"{}"})

@@ -59,7 +59,7 @@ def _summary(result: SubmissionResult, rubric: Rubric) -> str:
     automatic = [c for c in result.checks if not c.manual and not c.bonus]
     lines = [f"## {rubric.title}", ""]
     if held:
-        lines.append(f"{len(held)} checks are graded but shown, with the total, once grades are published.")
+        lines.append(f"{len(held)} more checks are graded; they and your total are shown once grades are published.")
     else:
         lines.append(f"**{result.score:g} / {sum(c.counted_max for c in automatic):g} points**")
     lines += ["", "| part | points (visible checks) |", "| --- | --- |"]
