@@ -39,7 +39,9 @@ _GRADER_OWN_SECONDS = 180
 # near 2.8 GB (kernel, probes, grader); capped at 3 GB the kernel OOM-killed a process of the
 # run, at 2 GB the notebook's kernel died in the search. At 4 GB it ran with no kill.
 MIN_MEMORY_MB = 4096
-_SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
+# Never packed: caches, and a data set unpacked into a course folder (the container's runs
+# get the data from the zip's own data/, mounted where the notebook reads it).
+_SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache", "datasets")
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,7 @@ def _sealed(test: dict[str, Any]) -> dict[str, Any]:
 def _summary(result: SubmissionResult, rubric: Rubric) -> str:
     """The Markdown a student reads first: the visible parts' points, then what is still to come."""
     shown = [c for c in result.checks if c.visibility in _STUDENT_SEES]
-    held = [c for c in result.checks if c.visibility not in _STUDENT_SEES and c.status != "skipped"]
-    held = [c for c in held if not c.manual]
+    held = [c for c in result.checks if c.visibility not in _STUDENT_SEES and c.status != "skipped" and not c.manual]
     automatic = [c for c in result.checks if not c.manual and not c.bonus]
     lines = [f"## {rubric.title}", ""]
     if held:
