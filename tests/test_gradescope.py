@@ -204,6 +204,8 @@ def test_the_zip_holds_what_gradescope_and_the_container_need(autograder_zip):
         assert modes[script] & stat.S_IXUSR, script
     assert {"solutions/rubric.toml", "solutions/hw3code/neural_net.py", "assignment/toy_nn.ipynb"} <= names
     assert {"grader-src/pyproject.toml", "grader-src/grader/cli.py", "reference/fingerprint"} <= names
+    packages = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "grader").rglob("__init__.py")}
+    assert {f"grader-src/{p}/__init__.py" for p in packages} <= names  # every package of the grader
     assert {f"data/cifar-10-batches-py/{n}" for n in ("data_batch_1", "test_batch")} <= names
     assert not any("__pycache__" in n or n.startswith(("tests/", "grader-src/tests/")) for n in names)
     assert config["data"] == "packed" and config["min_memory_mb"] == MIN_MEMORY_MB

@@ -39,9 +39,10 @@ _GRADER_OWN_SECONDS = 180
 # near 2.8 GB (kernel, probes, grader); capped at 3 GB the kernel OOM-killed a process of the
 # run, at 2 GB the notebook's kernel died in the search. At 4 GB it ran with no kill.
 MIN_MEMORY_MB = 4096
-# Never packed: caches, and a data set unpacked into a course folder (the container's runs
-# get the data from the zip's own data/, mounted where the notebook reads it).
-_SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache", "datasets")
+_SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".pytest_cache")
+# A data set unpacked into a course folder, where the notebook reads it: never packed (the
+# container's runs get the zip's own data/, mounted there).
+_NOTEBOOK_DATA = "/data/datasets/"
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ def grading_timeout(rubric_timeout: float, gradescope_minutes: int) -> float:
 
 def _files(folder: Path) -> Iterator[Path]:
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and not any(part in _SKIPPED for part in path.relative_to(folder).parts):
+        rel = path.relative_to(folder)
+        if path.is_file() and not any(p in _SKIPPED for p in rel.parts) and _NOTEBOOK_DATA not in f"/{rel.as_posix()}":
             yield path
 
 
