@@ -25,7 +25,7 @@ import pytest
 
 from grader.datasets.synth import cached_synthetic_cifar
 from grader.gradescope.build import MIN_MEMORY_MB, build_autograder
-from grader.gradescope.feedback import INSTRUCTOR_NOTES
+from grader.gradescope.feedback import HARNESS_FAILURE, INSTRUCTOR_NOTES
 from grader.gradescope.layout import AutograderConfig
 from grader.rubric import load_rubric
 from grader.sandbox import isolation_available
@@ -187,7 +187,7 @@ def _files(notebook: Path | bytes, module: Path | bytes | None) -> dict[str, byt
 
 
 def _notes(results: dict) -> str:
-    (notes,) = [t for t in results["tests"] if t["name"] in (INSTRUCTOR_NOTES, "Autograder failure (instructors only)")]
+    (notes,) = [t for t in results["tests"] if t["name"] in (INSTRUCTOR_NOTES, HARNESS_FAILURE)]
     assert notes["visibility"] == "hidden" and notes["max_score"] == 0
     return notes["output"]
 

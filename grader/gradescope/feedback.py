@@ -21,9 +21,10 @@ from ..report.render import FAMILIES
 from ..results import SubmissionResult, jsonable
 from ..rubric import Rubric
 
-__all__ = ["INSTRUCTOR_NOTES", "gradescope_results", "not_graded"]
+__all__ = ["HARNESS_FAILURE", "INSTRUCTOR_NOTES", "gradescope_results", "not_graded"]
 
 INSTRUCTOR_NOTES = "Grader notes (instructors only)"
+HARNESS_FAILURE = "Autograder failure (instructors only)"  # run_autograder writes the same name
 _STUDENT_SEES = ("visible",)  # before the due date and before publishing
 _NOT_GRADED = (
     "The autograder could not grade this submission: this is not a mistake of yours, and the course staff "
@@ -117,6 +118,6 @@ def not_graded(
         "output": _NOT_GRADED,
         "output_format": "md",
         "stdout_visibility": "hidden",
-        "tests": [{**_notes_test([reason]), "name": "Autograder failure (instructors only)", "status": "failed"}],
+        "tests": [{**_notes_test([reason]), "name": HARNESS_FAILURE, "status": "failed"}],
         "extra_data": {"harness_failed": True, "reason": reason, "members": jsonable([dict(m) for m in members])},
     }
