@@ -173,6 +173,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout,
         memory_mb=args.memory_mb,
         max_processes=args.max_processes,
+        disk_mb=args.disk_mb,
     )
     manual = read_manual_scores(args.manual_scores) if args.manual_scores else []
     batch = grade_batch(
@@ -415,6 +416,7 @@ def _parser() -> argparse.ArgumentParser:
     limits.add_argument("--cell-timeout", type=_positive(float), help="seconds for one notebook cell")
     limits.add_argument("--memory-mb", type=_positive(int), help="address space of each process, in MB")
     limits.add_argument("--max-processes", type=_positive(int), help="processes and threads of one submission")
+    limits.add_argument("--disk-mb", type=_positive(int), help="all the files one submission may write, in MB")
     grade.add_argument("--force", action="store_true", help="regrade even submissions whose inputs did not change")
     grade.add_argument("--manual-scores", type=Path, help="CSV of TA scores: student,check,score[,comment]")
     grade.add_argument(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from .fsutil import atomic_write_bytes
 from .intake import Submission
 from .notebooks import load_notebook, read_notebook, with_given_cells, write_notebook_bytes
 from .probes import ProbeSpec, read_outcomes, write_plan
-from .rubric import Rubric
+from .rubric import Rubric, RunLimits
 from .sandbox import Limits, Mount, SandboxResult, run_sandboxed
 
 __all__ = ["RunInfo", "load_submitted", "read_evidence", "run_submission"]
@@ -169,12 +170,17 @@ def run_submission(
                 [sys.executable, f"{_STATE}/harness/run.py", f"{_STATE}/job.json"],
                 workdir=root,
                 mounts=mounts,
-                limits=Limits(timeout=limits.timeout, memory_mb=limits.memory_mb, max_processes=limits.max_processes),
+                limits=Limits(
+                    timeout=limits.timeout,
+                    memory_mb=limits.memory_mb,
+                    max_processes=limits.max_processes,
+                    disk_mb=limits.disk_mb,
+                ),
                 env={"PYTHONHASHSEED": "0"},
                 isolation=isolation,
                 uid=uid,
             )
-        problem = _run_problem(result, out)
+        problem = _run_problem(result, out, limits)
         evidence = read_evidence(out, probes, notebook, module, problem)
         if keep_raw:
             shutil.copytree(out, keep_dir / "run", dirs_exist_ok=True, ignore=shutil.ignore_patterns("executed.ipynb"))
@@ -222,9 +228,10 @@ def read_evidence(
     """The evidence in a run's output folder, every file validated."""
     summary = _read_json(out / "run.json")
     probes_part = summary.get("probes") if isinstance(summary, dict) else None
-    timed_out = isinstance(probes_part, dict) and probes_part.get("status") == "timeout"
+    status = probes_part.get("status") if isinstance(probes_part, dict) else None
+    ended = re.fullmatch(r"exited with status (-?\d+)", status) if isinstance(status, str) else None
     return Evidence(
-        probes=read_outcomes(out, probes, timed_out),
+        probes=read_outcomes(out, probes, status == "timeout", int(ended[1]) if ended else None),
         cells=_read_cells(out / "cells.jsonl"),
         harvest=_read_harvest(out),
         notebook=notebook,
@@ -233,9 +240,11 @@ def read_evidence(
     )
 
 
-def _run_problem(result: SandboxResult, out: Path) -> str:
+def _run_problem(result: SandboxResult, out: Path, limits: RunLimits) -> str:
     if result.timed_out:
-        return "the run was stopped: it took longer than the time limit for a submission"
+        return f"the run was stopped: it took longer than the {limits.timeout:g} s limit for a submission"
+    if result.over_disk:
+        return f"the run was stopped: the files it wrote grew past the {limits.disk_mb} MB limit for a submission"
     summary = _read_json(out / "run.json")
     if not isinstance(summary, dict):
         tail = result.stderr_tail.strip().splitlines()[-1:] or ["no message"]

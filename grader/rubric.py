@@ -78,6 +78,7 @@ class RunLimits:
     probe_timeout: float = 300.0  # seconds for the module probes
     memory_mb: int = 8192  # address space per process
     max_processes: int = 256  # processes and threads of one submission
+    disk_mb: int = 4096  # all the files one submission's run may write
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
 
-from grader.confine import landlock_abi
+from grader.confine import hide_proc_entries, landlock_abi
 from grader.errors import SandboxError
 
 __all__ = ["Limits", "Mount", "SandboxResult", "isolation_available", "not_isolated_summary", "run_sandboxed"]
@@ -54,6 +54,7 @@ WORKSPACE = "/workspace"
 _HOME = "/tmp/home"
 _MB = 1024 * 1024
 TAIL_BYTES = 64 * 1024
+_DISK_POLL = 1.0  # seconds between two measurements of what a run has written
 DEFAULT_UID = 65534
 _INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`)"
 _USERNS_HINT = (
@@ -92,6 +93,7 @@ class Limits:
     memory_mb: int = 8192  #: address space per process (RLIMIT_AS), in MiB
     max_processes: int = 256  #: processes + threads of the sandbox's uid (RLIMIT_NPROC)
     max_file_mb: int = 2048  #: largest file it may write, its stdout/stderr too (RLIMIT_FSIZE)
+    disk_mb: int = 4096  #: all it may write to the workdir (and the fallback's scratch), in MiB
     tmp_mb: int = 512  #: size of the private /tmp tmpfs, in MiB (no private /tmp without bwrap)
 
 
@@ -119,6 +121,7 @@ class SandboxResult:
     stderr_tail: str  #: last 64 KiB of stderr, decoded with errors="replace"
     isolated: bool  #: True when bwrap isolated the run; False for the rlimit-only fallback
     note: str  #: how it ran; says loudly when it was NOT isolated, and why
+    over_disk: bool = False  #: it wrote more than `Limits.disk_mb` and the whole tree was killed
 
 
 def _find_tool(name: str) -> str | None:
@@ -235,6 +238,8 @@ def run_sandboxed(
             for path in [workdir, *(Path(m.host) for m in mounts if m.writable)]:
                 _chown_tree(path, uid)
     confined = isolation == "auto" and not ok  # the fallback: confined as far as the kernel allows
+    if confined:  # the command runs as our uid: keep our environment and open files from it
+        hide_proc_entries()
     run = _Run(list(argv), workdir, tuple(mounts), limits, env, uid, tools, confined, why)
     return _run(run, stdout_path, stderr_path)
 
@@ -293,8 +298,9 @@ def _run(run: _Run, out: Path | None, err: Path | None) -> SandboxResult:
             _link_mounts(run.workdir, run.mounts, links)
         with _output(out) as out_f, _output(err) as err_f:
             cwd = None if tools else run.workdir
-            returncode, timed_out, duration = _execute(
-                command, cwd, full_env, child_fds, out_f, err_f, run.limits.timeout, info_r, marker
+            written = functools.partial(_disk_used, [run.workdir, *([scratch] if scratch else [])])
+            returncode, timed_out, over_disk, duration = _execute(
+                command, cwd, full_env, child_fds, out_f, err_f, run.limits, written, info_r, marker
             )
             stdout_tail, stderr_tail = _tail(out_f), _tail(err_f)
         report = _read_report(report_r)
@@ -306,10 +312,10 @@ def _run(run: _Run, out: Path | None, err: Path | None) -> SandboxResult:
             link.unlink(missing_ok=True)
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    if report is None and not timed_out:
+    if report is None and not (timed_out or over_disk):
         raise SandboxError(f"the sandbox failed to start (exit {returncode}): {stderr_tail[-2000:]}")
     note = _note(run, report or {})
-    return SandboxResult(returncode, timed_out, duration, stdout_tail, stderr_tail, bool(tools), note)
+    return SandboxResult(returncode, timed_out, duration, stdout_tail, stderr_tail, bool(tools), note, over_disk)
 
 
 def _inner_uid(run: _Run) -> int:
@@ -387,9 +393,11 @@ def _note(run: _Run, report: Mapping[str, object]) -> str:
 
 def _execute(
     command: list[str], cwd: Path | None, env: dict[str, str], child_fds: list[int],
-    out_f: BinaryIO, err_f: BinaryIO, timeout: float, info_r: int | None, marker: str | None,
-) -> tuple[int | None, bool, float]:  # fmt: skip
-    """Run `command`, killing its whole tree on timeout or Ctrl-C: (returncode, timed_out, s)."""
+    out_f: BinaryIO, err_f: BinaryIO, limits: Limits, written: Callable[[], int],
+    info_r: int | None, marker: str | None,
+) -> tuple[int | None, bool, bool, float]:  # fmt: skip
+    """Run `command`, killing its whole tree at the time limit, once it has `written` more
+    than the disk limit, or on Ctrl-C: (returncode, timed_out, over_disk, seconds)."""
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -402,19 +410,51 @@ def _execute(
         for fd in child_fds:
             os.close(fd)
         child_fds.clear()  # (so the caller does not close them again)
-    returncode, timed_out = None, False
+    returncode, timed_out, over_disk = None, False, False
+    deadline = start + limits.timeout
     try:
-        returncode = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill(proc, info_r)
+        while returncode is None and not (timed_out or over_disk):
+            try:
+                returncode = proc.wait(timeout=max(0.0, min(_DISK_POLL, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                timed_out = time.monotonic() >= deadline
+                # No filesystem quota needs root: the tree is measured instead, every second.
+                over_disk = not timed_out and written() > limits.disk_mb * _MB
+        if timed_out or over_disk:
+            _kill(proc, info_r)
     except BaseException:
         _kill(proc, info_r)
         raise
     finally:
         if marker:  # fallback: daemons that left the process group, even after a normal exit
             _kill_marked(marker)
-    return returncode, timed_out, time.monotonic() - start
+    return returncode, timed_out, over_disk, time.monotonic() - start
+
+
+def _disk_used(roots: Sequence[Path]) -> int:
+    """Bytes of disk the files under `roots` take, links not followed. A folder closed to us
+    (a student's chmod 000, possible without bwrap) is opened again: it is the run's own."""
+    total, stack, reopened = 0, list(map(str, roots)), set()
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except PermissionError:
+            if folder not in reopened:
+                reopened.add(folder)
+                with contextlib.suppress(OSError):
+                    os.chmod(folder, 0o700)
+                    stack.append(folder)
+            continue
+        except OSError:
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                info = entry.stat(follow_symlinks=False)
+                total += info.st_blocks * 512 if hasattr(info, "st_blocks") else info.st_size
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+    return total
 
 
 def _bwrap_args(
