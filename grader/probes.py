@@ -171,11 +171,15 @@ def write_plan(probes: Iterable[ProbeSpec], inputs_path: Path, data_dir: str = "
     return listed
 
 
-def read_outcomes(out_dir: Path, probes: Iterable[ProbeSpec], timed_out: bool = False) -> dict[str, ProbeOutcome]:
+def read_outcomes(
+    out_dir: Path, probes: Iterable[ProbeSpec], timed_out: bool = False, exit_status: int | None = None
+) -> dict[str, ProbeOutcome]:
     """Each probe's outcome from `out_dir/probes`, validated; a bad file is an error outcome.
 
     `timed_out`: the probe process was stopped at its time limit, so a probe that
-    left no status ran out of time (rather than not being run at all).
+    left no status ran out of time (rather than not being run at all). `exit_status`: the
+    probe process ended with that status (negative: killed by that signal), so a probe that
+    left no status was never reached because the module exited or crashed.
     """
     folder = out_dir / "probes"
     outcomes: dict[str, ProbeOutcome] = {}
@@ -187,6 +191,8 @@ def read_outcomes(out_dir: Path, probes: Iterable[ProbeSpec], timed_out: bool = 
             outcomes[probe.name] = ProbeOutcome(str(module_failure.get("status")), error=error)
         elif status is None and timed_out:
             outcomes[probe.name] = ProbeOutcome("timeout", error="the probes ran out of time")
+        elif status is None and exit_status is not None:
+            outcomes[probe.name] = ProbeOutcome("error", error=_ended(exit_status))
         elif status is None:
             outcomes[probe.name] = ProbeOutcome("missing", error="the probe did not run (the run was stopped)")
         elif status.get("status") != "ok":
@@ -198,6 +204,12 @@ def read_outcomes(out_dir: Path, probes: Iterable[ProbeSpec], timed_out: bool = 
         else:
             outcomes[probe.name] = _read_arrays(folder / f"{probe.name}.npz", _seconds(status))
     return outcomes
+
+
+def _ended(exit_status: int) -> str:
+    """Why a probe left nothing when the probe process ended early, in a student's words."""
+    how = f"was killed by signal {-exit_status}" if exit_status < 0 else f"exited with status {exit_status}"
+    return f"the process running your module {how} before this probe ran: does neural_net.py exit or crash?"
 
 
 def _status(path: Path) -> dict[str, Any] | None:

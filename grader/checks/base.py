@@ -63,9 +63,15 @@ class CellRecord:
         if self.status == "error":
             return f"{where} raised {self.ename}: {self.evalue}".strip()
         if self.status == "timeout":
-            return f"{where} ran out of time" + (
-                " (the whole submission's limit)" if self.stopped_by_whole_limit else ""
+            limit = "the whole submission's limit" if self.stopped_by_whole_limit else "the limit for one cell"
+            return f"{where} ran out of time: it ran past {limit} and was stopped"
+        if self.status == "dead":
+            return (
+                f"{where}: the kernel died while running it (a crash, memory running out, or code that exits "
+                "or kills itself); the cells after it did not run"
             )
+        if self.status == "not-run":
+            return f"{where} did not run: {self.evalue or 'the notebook stopped before it'}"
         return f"{where}: {self.evalue or self.status}"
 
 

@@ -25,6 +25,7 @@ from traitlets.config import Config
 
 MAX_STREAM_CHARS = 20_000  # per cell: enough for any real output, not for a flood
 MAX_OUTPUTS = 50  # per cell
+MAX_RICH_CHARS = 2_000_000  # one image or other rich output, as base64: a big figure is 200 kB
 WHOLE_LIMIT = "SubmissionTimeLimit"  # the `ename` of a cell stopped by the whole submission's limit
 # The kernel's channels are Unix sockets in the workspace, not TCP on loopback: the sandbox's
 # fallback forbids every TCP connection (Landlock), and a relative path stays short enough for
@@ -77,9 +78,14 @@ class _Client(NotebookClient):
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
         del outs[MAX_OUTPUTS:]
-        for item in outs:
+        for index, item in enumerate(outs):
             if item.get("output_type") == "stream" and len(item.get("text", "")) > MAX_STREAM_CHARS:
                 item["text"] = item["text"][:MAX_STREAM_CHARS] + "\n[... output trimmed by the grader ...]\n"
+            size = sum(len(str(value)) for value in item.get("data", {}).values())
+            if size > MAX_RICH_CHARS:
+                kinds = ", ".join(item["data"])
+                note = f"[... a {size / 1e6:.0f} MB output ({kinds}) removed by the grader ...]\n"
+                outs[index] = nbformat.v4.new_output("stream", name="stdout", text=note)
         return out
 
     def run_cell(self, cell, index):
@@ -113,13 +119,17 @@ def _error_of(cell):
     return None
 
 
-def run_notebook(notebook_path, workspace, out_dir, cell_timeout, deadline=None, whole_limit=None, startup_timeout=120):
+def run_notebook(
+    notebook_path, workspace, out_dir, cell_timeout, deadline=None, whole_limit=None, startup_timeout=120, kept=None
+):
     """Execute the notebook in `workspace`; write executed.ipynb, cells.jsonl, harvest.*.
 
     Each cell may run `cell_timeout` seconds, and no cell past `deadline` (a time.monotonic()
     value: the submission's whole limit, `whole_limit` seconds, less what the harvest needs).
     A cell stopped by either is interrupted; the cells after a whole-limit stop are not run,
     but the harvest still is, so the work done until then (best_net as it stood) is graded.
+    `kept` (a dict) receives the executed notebook and the cells' records as they are made,
+    for a caller that writes them again once the student's processes are gone.
     """
     out_dir = Path(out_dir)
     nb = nbformat.read(notebook_path, as_version=4)
@@ -138,6 +148,8 @@ def run_notebook(notebook_path, workspace, out_dir, cell_timeout, deadline=None,
     stopped = None  # why the remaining cells cannot run, once that happens
     usable = True  # whether the kernel can still run the harvest
     deadline = float("inf") if deadline is None else deadline
+    kept = {} if kept is None else kept
+    kept.update(notebook=nb, cells=[])
     try:
         with (out_dir / "cells.jsonl").open("w") as log, client.setup_kernel():
             for index, cell in enumerate(nb.cells):
@@ -168,6 +180,10 @@ def run_notebook(notebook_path, workspace, out_dir, cell_timeout, deadline=None,
                         usable = False
                 log.write(json.dumps(record) + "\n")
                 log.flush()
+                kept["cells"].append(record)
+            # Whatever the student's code left under the harvest's names is not the harvest.
+            for stale in ("harvest.npz", "harvest.json"):
+                (out_dir / stale).unlink(missing_ok=True)
             if usable:
                 _, error = client.run_extra(HARVEST.replace("__PATH__", repr(str(out_dir / "harvest"))))
                 if error:

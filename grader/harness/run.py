@@ -8,12 +8,21 @@ a notebook still running then is stopped and harvested rather than killed.
 The probes run in a child process with their own time limit, so a module that
 hangs on import cannot stop the notebook from running, and vice versa. What this
 run writes is read back, and validated, by the grader outside the sandbox.
+
+The student's processes run as the same user as this one and could rewrite these files. In
+bwrap's pid namespace, once the notebook is done, this harness kills every other process
+of the run and writes again what it recorded (the probes' outputs, the cells' log, the
+executed notebook), so that what the grader reads is the harness's own. Without bwrap it
+cannot (killing all it may signal would reach the grader's user's other processes): there
+the grader's validation is all that stands, and nothing in these files is believed anyway.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,18 +46,74 @@ def _run_probes(job_path, job, deadline):
     return {"status": status, "seconds": round(time.monotonic() - started, 3)}
 
 
-def _run_notebook(job, deadline):
+def _run_notebook(job, deadline, kept):
     sys.path.insert(0, str(HERE))
     from execute_notebook import run_notebook
 
     started = time.monotonic()
     try:
-        run_notebook(job["notebook"], job["workspace"], job["out_dir"], job["cell_timeout"], deadline, job["timeout"])
+        out, limit = job["out_dir"], job["timeout"]
+        run_notebook(job["notebook"], job["workspace"], out, job["cell_timeout"], deadline, limit, kept=kept)
         status = {"status": "ok"}
     except Exception:
         status = {"status": "error", "error": traceback.format_exc()[-6000:]}
     status["seconds"] = round(time.monotonic() - started, 3)
     return status
+
+
+def _snapshot(folder, budget=256 << 20):
+    """Every file under `folder` by relative name (None if they are more than `budget` bytes)."""
+    files, total = {}, 0
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            files[str(path.relative_to(folder))] = data = path.read_bytes()
+            total += len(data)
+            if total > budget:
+                return None
+    return files
+
+
+def _alone():
+    """In bwrap's pid namespace (this harness is its pid 2, bwrap its pid 1): kill every other
+    process of the run and wait until they are gone; True then. False elsewhere, untouched."""
+    try:
+        init = Path("/proc/1/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    if os.getpid() != 2 or os.path.basename(init) != b"bwrap":
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGKILL)  # everyone this process may signal but itself and init
+    for _ in range(100):
+        others = [p for p in os.listdir("/proc") if p.isdigit() and p not in ("1", "2") and not _zombie(p)]
+        if not others:
+            break
+        time.sleep(0.02)
+    return True
+
+
+def _zombie(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True  # gone already
+
+
+def _write_again(out_dir, probes, kept):
+    """What the harness recorded, written over whatever the student's processes left."""
+    import nbformat
+
+    folder = out_dir / "probes"
+    if probes is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        for name, data in probes.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(data)
+    if "notebook" in kept:
+        nbformat.write(kept["notebook"], str(out_dir / "executed.ipynb"))
+        lines = "".join(json.dumps(record) + "\n" for record in kept["cells"])
+        (out_dir / "cells.jsonl.new").write_text(lines)
+        os.replace(out_dir / "cells.jsonl.new", out_dir / "cells.jsonl")
 
 
 def main(job_path):
@@ -57,13 +122,16 @@ def main(job_path):
     deadline = time.monotonic() + job["budget"]
     out_dir = Path(job["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = {}
+    summary, kept, probes = {}, {}, None
     if job["probes"]:
         summary["probes"] = _run_probes(job_path, job, deadline)
         print(f"probes: {summary['probes']['status']}", flush=True)
+        probes = _snapshot(out_dir / "probes")  # before any of the notebook's code runs
     if job.get("notebook"):
-        summary["notebook"] = _run_notebook(job, deadline)
+        summary["notebook"] = _run_notebook(job, deadline, kept)
         print(f"notebook: {summary['notebook']['status']}", flush=True)
+    if _alone():
+        _write_again(out_dir, probes, kept)
     (out_dir / "run.json").write_text(json.dumps(summary))
     return 0
 
