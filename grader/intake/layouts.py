@@ -4,6 +4,7 @@ a class folder, a Gradescope export, and the Canvas, Moodle and Blackboard downl
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
@@ -133,6 +134,8 @@ def _stray(name: str, data: bytes | SubmissionError, where: Path, layout: str) -
 def _class(files: Files, where: Path) -> Iterator[Submission]:
     """Each top folder and zip of a class folder; each loose homework file or unreadable entry as a problem."""
     groups: dict[str, dict[str, bytes | SubmissionError]] = {}
+    if where.is_dir():  # a student's folder with nothing intake reads is a row, not a silent drop
+        groups = {e.name: {} for e in os.scandir(where) if e.is_dir(follow_symlinks=False) and not _ignored_top(e.name)}
     for name, data in files.items():
         top, _, rest = name.partition("/")
         if not _ignored_top(top):

@@ -94,6 +94,9 @@ def _read_file(path: Path) -> bytes:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise SubmissionError(f"{path} is not a regular file and was not read")
+            if info.st_nlink > 1:  # another name of the same file, which may be the solution's
+                names = f"one of {info.st_nlink} names of a file"
+                raise SubmissionError(f"{path} is a hard link ({names}) and was not read: copy in the file itself")
             data = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise SubmissionError(f"{path} cannot be read ({exc.strerror}); make it readable and regrade") from exc
