@@ -330,7 +330,23 @@ def _run_info(evidence: Evidence, info: RunInfo) -> dict[str, object]:
             for c in evidence.cells
         ],
         "executed_notebook": info.executed_notebook.name if info.executed_notebook else None,
+        "harvest": _harvested(evidence),
         "restored_cells": list(info.restored),
+    }
+
+
+_HARVESTED = ("best_net", "subopt_net")
+
+
+def _harvested(evidence: Evidence) -> dict[str, str]:
+    """best_net and subopt_net as the harvest found them: "ok", or why they cannot be graded."""
+    harvest = evidence.harvest
+    if harvest is None:
+        why = evidence.run_problem or "the kernel died or the notebook did not finish"
+        return {name: f"missing: {why}" for name in _HARVESTED}
+    return {
+        name: "ok" if name in harvest.nets else harvest.notes.get(name, "missing")
+        for name in ("best_net", "subopt_net")
     }
 
 

@@ -45,11 +45,19 @@ def _notes_test(lines: Sequence[str]) -> dict[str, Any]:
 
 
 def _sealed(test: dict[str, Any]) -> dict[str, Any]:
-    """A hidden check's test without the values that would give the check away."""
+    """A test without the values that would give a hidden check away: all of a hidden check's,
+    and a visible check's hidden parts' (a correct student's output on hidden inputs is the
+    reference's)."""
+    extra = test["extra_data"]
     if test["visibility"] in _STUDENT_SEES:
-        return test
-    extra = {k: v for k, v in test["extra_data"].items() if k not in ("expected", "observed", "details", "tolerance")}
-    return {**test, "extra_data": extra}
+        details = [_without_values(d) if d.get("hidden") else d for d in extra.get("details") or []]
+        return {**test, "extra_data": {**extra, "details": details}}
+    sealed = {k: v for k, v in extra.items() if k not in ("expected", "observed", "details", "tolerance")}
+    return {**test, "extra_data": sealed}
+
+
+def _without_values(detail: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in detail.items() if k not in ("expected", "observed")}
 
 
 def _summary(result: SubmissionResult, rubric: Rubric) -> str:

@@ -6,8 +6,9 @@ turned into small view objects here and the Jinja2 templates (`templates/`) only
 lay them out, with autoescaping on: submissions are untrusted, and an instructor
 opens these files in a browser.
 
-The student view (`student_view=True`) never shows an expected value, a note or a
-difference of a hidden item, and its plots draw nothing of the reference (its curves
+The student view (`student_view=True`) never shows an expected value, the student's own
+output (on hidden inputs a correct one is the reference's), a note or a difference of a
+hidden item, and its plots draw nothing of the reference (its curves
 and weights): those could give a hidden check's answer away.
 """
 
@@ -170,7 +171,8 @@ def _rows(check: CheckResult, student_view: bool) -> tuple[Row, ...]:
             Row(
                 label=str(detail.get("label", "")),
                 ok=bool(detail.get("ok")),
-                observed=_value(observed, None if secret else expected, tolerance),
+                # On hidden inputs a correct output is the reference's: the view shows neither.
+                observed=Value("hidden") if secret else _value(observed, expected, tolerance),
                 expected=Value("hidden") if secret else _value(expected, observed, tolerance),
                 difference="" if secret else _difference(observed, expected),
                 note="" if secret else str(detail.get("note") or ""),
