@@ -92,21 +92,23 @@ def discover(paths: Iterable[Path]) -> list[Submission]:
     """Every submission under `paths`, in a stable order, with unique student ids (a group's
     members' included).
 
-    Raises `ConfigError` for a path that does not exist or holds no submission, and
+    Raises `ConfigError` for a path that does not exist or when none holds a submission (one
+    that holds nothing beside others that do is a student's empty submission, a row), and
     `SubmissionError` for one that cannot be listed; a file that cannot be read is a
     problem of its submission, never an error.
     """
-    found: list[Submission] = []
     paths = list(map(Path, paths))
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
         if path.is_file() and path.suffix.lower() != ".zip":
             raise ConfigError(f"{path}: a submission is a folder or a .zip")
-        found.extend(_from_path(path))
-    if not found:
+    found = {path: list(_from_path(path)) for path in paths}
+    if not any(found.values()):  # the wrong folder, most likely
         raise ConfigError("no submissions found in " + ", ".join(map(str, paths)))
-    return _unique(found)
+    # Beside others, a path holding nothing to grade is a student who submitted nothing: a row.
+    rows = [got or [from_files({}, path, path.stem if path.is_file() else path.name)] for path, got in found.items()]
+    return _unique([submission for row in rows for submission in row])
 
 
 def _unique(submissions: list[Submission]) -> list[Submission]:
