@@ -69,14 +69,14 @@ def _start_time(pid: int | str) -> str | None:
         return None
 
 
-_OWNER = f"{os.getpid()}.{_start_time('self')}"
+_OWNER = f"{os.getpid()}.{_start_time(os.getpid())}"
 
 
 def _owner() -> str:
     """This process's owner tag, PID.START (recomputed after a fork: the child is another owner)."""
     global _OWNER
     if not _OWNER.startswith(f"{os.getpid()}."):
-        _OWNER = f"{os.getpid()}.{_start_time('self')}"
+        _OWNER = f"{os.getpid()}.{_start_time(os.getpid())}"
     return _OWNER
 
 
