@@ -41,12 +41,14 @@ SLOW = {"ann": "import time\n\ntime.sleep(8)\n"}
 KEPT = re.compile(r"\] \d+/\d+ (\S+): .*\(unchanged, kept\)$")
 
 
-def _submissions(root: Path, solutions: Path, draft: bool, slow: bool = False) -> Path:
+def _submissions(
+    root: Path, solutions: Path, draft: bool, slow: bool = False, students: tuple[str, ...] = STUDENTS
+) -> Path:
     """The class: every student a copy of the reference, `cat` and `eve` broken, `ann` `slow`;
     a `draft` (each module with a comment more) is graded first where a test needs earlier results."""
     notebook = (solutions / "toy_nn.ipynb").read_bytes()
     module = (solutions / "hw3code" / "neural_net.py").read_text()
-    for student in STUDENTS:
+    for student in students:
         old, new = BROKEN.get(student, ("", ""))
         text = (SLOW.get(student, "") if slow else "") + (module.replace(old, new) if old else module)
         folder = root / student
@@ -185,19 +187,26 @@ def _assert_complete(cls: Class, output: str, before: dict[str, str], left_behin
 
 @pytest.mark.skipif(os.geteuid() != 0 or not isolation_available()[0], reason="needs bwrap as root")
 def test_kill_9_with_bwrap_loses_nothing_and_leaves_nothing(tmp_path, project):
-    """With bwrap: a class graded once (and handed back), then changed and regraded under kills."""
+    """With bwrap: half the class graded once (and handed back), then everyone (re)submits and is
+    graded under kills."""
     cls = Class(tmp_path, project, hidden=False)
-    _submissions(cls.submissions, project.solutions, draft=True)
+    early = STUDENTS[::2]
+    _submissions(cls.submissions, project.solutions, draft=True, students=early)
     cls.grade()
     subprocess.run(
         [sys.executable, "-m", "grader", "report", str(cls.out), "--student-view"], cwd=ROOT, check=True, timeout=300
     )
-    _submissions(cls.submissions, project.solutions, draft=False)  # every student resubmits
+    _submissions(cls.submissions, project.solutions, draft=False)
     before, left_behind = _kill_at_random(cls, seed=1)
     output = cls.grade()
     _assert_complete(cls, output, before, left_behind)
     # The handed-back views of the regraded students show their new results, not the drafts'.
-    assert all((cls.out / s / "student-report.html").is_file() for s in STUDENTS)
+    assert all((cls.out / s / "student-report.html").is_file() for s in early)
+    # Reports that do not show their stored result (as a kill between merging a TA's score into
+    # results.json and the re-render leaves them) are re-rendered by a rerun, which regrades nobody.
+    (cls.out / "bob" / "report.html").write_text("<html>an older result</html>")
+    (cls.out / "dan" / "student-report.html").write_text("<html>an older result</html>")
+    _assert_complete(cls, cls.grade(), cls.committed(), left_behind=False)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="hides bwrap in a private mount namespace (root)")
