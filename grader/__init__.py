@@ -9,7 +9,8 @@ The pipeline, one module per stage::
     grading    grade_submission / grade_batch tie the stages together
 
 and, around it: `generate` (the student starter from the reference), `datasets`
-(CIFAR-10: reading, synthesising, fetching), `rubric`, `demo`.
+(CIFAR-10: reading, synthesising, fetching), `rubric`, `demo`, `leftovers` (what a killed
+grader left, swept by the next).
 """
 
 from .errors import ConfigError, DataError, GraderError, MarkerError, SandboxError, SubmissionError

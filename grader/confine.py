@@ -15,7 +15,10 @@ In order it
 3. applies Landlock (Linux 5.13+, no privileges needed): reads only under the policy's
    `read` paths, writes only under its `write` paths, no outgoing TCP (Landlock ABI 4+), and
    no signals to processes outside (ABI 6+). Landlock survives exec and cannot be undone;
-4. reports what it applied as one JSON line on REPORT_FD (the parent learns that the
+4. without bwrap, asks the kernel to SIGKILL it when the grader dies (PR_SET_PDEATHSIG, Linux
+   only; bwrap has --die-with-parent), so that a `kill -9` of the grader takes the harness along
+   (the harness passes it on to its probe process; the kernel follows its parent on its own);
+5. reports what it applied as one JSON line on REPORT_FD (the parent learns that the
    command started, and how it was confined), then execs the command.
 
 The parent (`grader.sandbox`) decides the policy; `landlock_abi` is also imported there to
@@ -40,6 +43,8 @@ _CREATE_RULESET_VERSION = 1
 _RULE_PATH_BENEATH = 1
 _PR_SET_DUMPABLE = 4
 _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+_PR_SET_PDEATHSIG = 1
+_SIGKILL = 9
 _CAPABILITY_VERSION_3 = 0x20080522
 
 # Landlock's filesystem rights, bit by bit, and the ABI version that introduced each.
@@ -192,6 +197,16 @@ def _allow(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> None:
         os.close(fd)
 
 
+def _die_with_parent(libc: ctypes.CDLL, parent: int) -> bool:
+    """Be SIGKILLed by the kernel when `parent` (the grader) dies; exit at once if it died
+    already (before the request, which would then never fire). False where it cannot be asked."""
+    if _prctl(libc, _PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent:
+        os._exit(137)  # orphaned before we asked: nobody waits for this run any more
+    return True
+
+
 def main(argv: list[str]) -> int:
     """POLICY_JSON REPORT_FD -- COMMAND...: apply the policy, report, exec the command."""
     policy, report_fd, command = json.loads(argv[0]), int(argv[1]), argv[3:]
@@ -217,6 +232,9 @@ def main(argv: list[str]) -> int:
         except OSError as e:
             report["landlock"] = 0
             report["landlock_error"] = str(e)
+    parent = policy.get("die_with_parent")
+    if isinstance(parent, int) and libc is not None:  # last: a change of credentials would reset it
+        report["die_with_parent"] = _die_with_parent(libc, parent)
     os.write(report_fd, json.dumps(report).encode() + b"\n")
     os.close(report_fd)
     try:

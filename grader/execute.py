@@ -17,7 +17,6 @@ import json
 import re
 import shutil
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from .datasets.cifar import PreparedSplit
 from .errors import SubmissionError
 from .fsutil import atomic_write_bytes
 from .intake import Submission
+from .leftovers import temp_dir
 from .notebooks import load_notebook, read_notebook, with_given_cells, write_notebook_bytes
 from .probes import ProbeSpec, read_outcomes, write_plan
 from .rubric import Rubric, RunLimits
@@ -69,7 +69,7 @@ def load_submitted(submission: Submission, rubric: Rubric) -> tuple[NotebookNode
     problems: list[str] = []
     notebook = None
     if submission.notebook is not None:
-        with tempfile.TemporaryDirectory() as tmp:
+        with temp_dir("read") as tmp:
             path = Path(tmp) / rubric.notebook
             path.write_bytes(submission.notebook)
             try:
@@ -136,7 +136,7 @@ def run_submission(
     SandboxError (a harness failure); anything the student's code does is evidence.
     """
     limits = rubric.limits
-    with tempfile.TemporaryDirectory(prefix="grader-ws-") as tmp:
+    with temp_dir("ws") as tmp:  # named after this grader: a killed one's are swept (leftovers)
         root = Path(tmp) / "workspace"
         root.mkdir()
         to_run, restored = None, ()  # the evidence keeps the notebook as submitted; this one runs
@@ -182,8 +182,9 @@ def run_submission(
             )
         problem = _run_problem(result, out, limits)
         evidence = read_evidence(out, probes, notebook, module, problem)
-        if keep_raw:
-            shutil.copytree(out, keep_dir / "run", dirs_exist_ok=True, ignore=shutil.ignore_patterns("executed.ipynb"))
+        if keep_raw:  # nothing of an earlier run may stay beside this one's (read_evidence reads all)
+            shutil.rmtree(keep_dir / "run", ignore_errors=True)
+            shutil.copytree(out, keep_dir / "run", ignore=shutil.ignore_patterns("executed.ipynb"))
         executed = _keep_executed(out / "executed.ipynb", keep_dir)
         summary = _read_json(out / "run.json") or {}
         seconds = {

@@ -10,6 +10,17 @@ Submissions are graded in parallel threads (each waits on its own sandboxed
 process); one that breaks the harness still gets a result that says so. A group's
 submission (a Gradescope group) is graded once, in its first member's folder, and that
 folder is copied to every other member's with their own id and names in the result.
+
+`results.json` is the commit record of a student's folder, so that a grader killed at any
+moment (`kill -9`, a power cut) loses nothing and leaves nothing half-done to be trusted:
+grading a student first removes their results.json, then writes everything else of the folder
+(executed.ipynb, artifacts.npz, grading.log, report.html and, if one was handed out,
+student-report.html), each file atomically, and results.json last. A folder without a
+results.json for the same inputs is regraded; one with it is kept, and its reports are
+re-rendered if they do not show that very result (each carries the result's digest:
+`report.result_digest`), as after a kill between merging a TA's score and the re-render.
+A batch holds OUT locked (`leftovers.lock_out`) and first removes what a killed run left:
+temporary files in OUT, its temporary folders and, without bwrap, its processes.
 """
 
 from __future__ import annotations
@@ -42,10 +53,11 @@ from .execute import RunInfo, load_submitted, read_evidence, run_submission
 from .fsutil import atomic_write_text
 from .gradebook import ManualScore, merge_manual_scores
 from .intake import Submission, discover
+from .leftovers import clean_out, lock_out, sweep
 from .notebooks import read_notebook
 from .probes import ProbeSpec, plan_probes
 from .project import default_cifar_dir
-from .report import MODEL_ANSWERS, REFERENCE_FOLDER, RUBRIC_COPY, save_artifacts, write_class_files, write_report
+from .report import MODEL_ANSWERS, REFERENCE_FOLDER, RUBRIC_COPY, refresh_reports, save_artifacts, write_class_files
 from .results import CheckResult, SubmissionResult, read_result, write_result
 from .rubric import Rubric, load_rubric
 from .sandbox import isolation_available, not_isolated_summary
@@ -222,6 +234,8 @@ def reference_evidence(course: Course, out: Path, log: Callable[[str], None] = p
         evidence = read_evidence(folder / "run", probes, notebook, module)
     else:
         log("running the reference solution (once per solution, rubric and data set) ...")
+        # Unstamped while it is rewritten: a run killed halfway leaves a cache nobody trusts.
+        stamp.unlink(missing_ok=True)
         evidence, info = course.run(notebook, module, probes, folder, keep_raw=True, uid=sandbox_uid(0))
         failed = [f"{name}: {o.summary()}" for name, o in evidence.probes.items() if not o.ok]
         if failed or info.problems:
@@ -255,16 +269,20 @@ def grade_submission(
     uid: int | None = None,
     run_notebook: bool = True,
     progress: Callable[[CellRecord], None] | None = None,
+    before_commit: Callable[[SubmissionResult], None] | None = None,
 ) -> SubmissionResult:
     """Grade one submission and write `out_dir/results.json` and `out_dir/grading.log`.
 
     With `reference=None` (a student's self-check) only the public checks run; a future of the
     reference's evidence is waited for only once the submission has run (so the two runs
     overlap). `run_notebook=False` runs the module's checks alone. `progress` hears of each
-    notebook cell as it finishes. Raises GraderError when the harness itself fails (the
-    sandbox cannot start), or the reference's own error when it failed.
+    notebook cell as it finishes. `before_commit` is called with the result once every other
+    file is written, right before results.json (the commit: module docstring). Raises
+    GraderError when the harness itself fails (the sandbox cannot start), or the reference's
+    own error when it failed.
     """
     started = time.monotonic()
+    (out_dir / "results.json").unlink(missing_ok=True)  # uncommitted while the folder is rewritten
     notebook, module, problems = load_submitted(submission, course.rubric)
     probes = _probes(course, hidden=reference is not None)
     evidence, info = course.run(
@@ -294,9 +312,11 @@ def grade_submission(
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         info=_run_info(evidence, info),
     )
-    write_result(result, out_dir / "results.json")
     save_artifacts(evidence, out_dir, course.starter)
     _write_log(out_dir / "grading.log", submission, result, info)
+    if before_commit is not None:
+        before_commit(result)
+    write_result(result, out_dir / "results.json")  # last (module docstring)
     return result
 
 
@@ -308,9 +328,10 @@ def _failure_log(submission: Submission, result: SubmissionResult, error: Except
 
 
 def _write_report(result: SubmissionResult, out: Path, rubric: Rubric, log: Callable[[str], None]) -> None:
-    """write_report, whose failure (a grader bug) costs the report, never the batch."""
+    """refresh_reports (the student's reports that do not show `result`), whose failure (a
+    grader bug) costs the report, never the batch."""
     try:
-        write_report(result, out, rubric)
+        refresh_reports(result, out, rubric)
     except Exception as exc:
         log(f"{result.student}: the report could not be written ({type(exc).__name__}: {exc}); results.json stands")
 
@@ -449,6 +470,37 @@ def grade_batch(
     if unknown:  # before hours of grading, not after
         raise ConfigError(f"{manual_source or 'manual scores'}: no submission of {', '.join(unknown)} to grade here")
     out.mkdir(parents=True, exist_ok=True)
+    with lock_out(out):
+        _clean_up(out, log)
+        return _grade_locked(
+            submissions, out, course, jobs, force, manual_scores, manual_source, progress, log, started
+        )
+
+
+def _clean_up(out: Path, log: Callable[[str], None]) -> None:
+    """Remove what a killed run left (`leftovers`), and say so; `out` must be locked."""
+    processes, folders = sweep()
+    files = clean_out(out)
+    if processes or folders or files:
+        log(
+            f"cleaned up after a grader that was killed: {processes} process(es) stopped, "
+            f"{folders} temporary folder(s) and {files} temporary file(s) in {out} removed"
+        )
+
+
+def _grade_locked(
+    submissions: Sequence[Submission],
+    out: Path,
+    course: Course,
+    jobs: int,
+    force: bool,
+    manual_scores: Sequence[ManualScore],
+    manual_source: Path | str,
+    progress: Callable[[int, int, SubmissionResult, bool], None] | None,
+    log: Callable[[str], None],
+    started: float,
+) -> BatchResult:
+    """grade_batch's work, with `out` locked and cleaned up."""
     if course.isolation_note:  # once per batch, before the first run (the reference's)
         log(f"note: {course.isolation_note}")
     # The reference runs in one of the `jobs` slots while the first students run in the others;
@@ -474,14 +526,20 @@ def grade_batch(
         previous = [] if force else [_reusable(out / m.student, submission, course) for m in submission.graded_for]
         kept = [p for p in previous if p is not None]
         if kept and len(kept) == len(submission.graded_for):
-            for result in kept:
-                if not (out / result.student / "report.html").is_file():
-                    _write_report(result, out, course.rubric, log)
+            for result in kept:  # a report a kill left behind its result is re-rendered
+                _write_report(result, out, course.rubric, log)
             return kept, True
         uid = uids.get()
         begun = time.monotonic()
         try:
-            result = grade_submission(submission, course, reference=reference, out_dir=folder, uid=uid)
+            result = grade_submission(
+                submission,
+                course,
+                reference=reference,
+                out_dir=folder,
+                uid=uid,
+                before_commit=lambda r: _write_report(r, out, course.rubric, log),
+            )
         except Exception as exc:  # a harness failure, or a grader bug: never the end of the batch
             if reference.done() and reference.exception() is exc:
                 raise  # the reference failed: nobody can be graded (grade_batch says why)
@@ -489,11 +547,11 @@ def grade_batch(
             if not isinstance(exc, GraderError):
                 log(f"{submission.student}: the grader failed ({type(exc).__name__}: {exc}); see its grading.log")
             result = _failure_result(submission, course, exc, begun)
-            write_result(result, stored)
             atomic_write_text(folder / "grading.log", _failure_log(submission, result, exc))
+            _write_report(result, out, course.rubric, log)
+            write_result(result, stored)  # last (module docstring)
         finally:
             uids.put(uid)
-        _write_report(result, out, course.rubric, log)
         return [result, *_copy_to_members(submission, result, out, course.rubric, log)], False
 
     results: dict[str, SubmissionResult] = {}
@@ -542,13 +600,19 @@ def _copy_to_members(
     submission: Submission, result: SubmissionResult, out: Path, rubric: Rubric, log: Callable[[str], None]
 ) -> list[SubmissionResult]:
     """The result of a group submission for each member after the first (graded once, in the first's
-    folder): that folder copied to `OUT/<member>/`, the result with the member's own id and names."""
+    folder): that folder copied to `OUT/<member>/`, the result with the member's own id and names.
+
+    The member's results.json goes first and comes back last (module docstring): the first's,
+    copied along, would otherwise be a result of another student that matches these inputs."""
     copies = []
+    own = shutil.ignore_patterns("results.json", "report.html", "student-report.html", ".*.tmp")
     for member in submission.members[1:]:
-        shutil.copytree(out / submission.student, out / member.student, dirs_exist_ok=True)
+        folder = out / member.student
+        (folder / "results.json").unlink(missing_ok=True)
+        shutil.copytree(out / submission.student, folder, dirs_exist_ok=True, ignore=own)
         copy = replace(result, student=member.student, names=member.names)
-        write_result(copy, out / member.student / "results.json")
         _write_report(copy, out, rubric, log)
+        write_result(copy, folder / "results.json")
         copies.append(copy)
     return copies
 

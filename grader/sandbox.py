@@ -47,6 +47,7 @@ from typing import BinaryIO, Literal
 
 from grader.confine import hide_proc_entries, landlock_abi
 from grader.errors import SandboxError
+from grader.leftovers import MARKER, make_temp_dir, marker_value, temp_dir
 
 __all__ = ["Limits", "Mount", "SandboxResult", "isolation_available", "not_isolated_summary", "run_sandboxed"]
 
@@ -69,7 +70,7 @@ _ETC_ENTRIES = (
     "alternatives", "fonts", "protocols", "services", "matplotlibrc",
     f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}",
 )  # fmt: skip
-_FALLBACK_MARKER = "GRADER_SANDBOX_RUN"
+_FALLBACK_MARKER = MARKER  # its value names the grader (`grader.leftovers`): a killed one's are swept
 
 # Runs in the child right before the command (see its docstring): limits, confinement, report.
 _SHIM = Path(__file__).with_name("confine.py").read_text(encoding="utf-8")
@@ -162,7 +163,7 @@ def _probe(bwrap: str | None, setpriv: str | None, as_root: bool) -> tuple[bool,
         return False, f"bwrap is not installed; {_INSTALL_HINT}"
     if as_root and setpriv is None:
         return False, "setpriv is not installed (it drops root inside bwrap); install util-linux"
-    with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
+    with temp_dir("probe") as tmp:
         try:
             run = _Run(
                 [sys.executable, "-c", "pass"],
@@ -262,8 +263,8 @@ class _Run:
 def _run(run: _Run, out: Path | None, err: Path | None) -> SandboxResult:
     """Build the bwrap or fallback command line, run it, collect, clean up."""
     tools = run.tools
-    scratch = None if tools else Path(tempfile.mkdtemp(prefix="grader-home-"))
-    marker = None if tools else uuid.uuid4().hex
+    scratch = None if tools else make_temp_dir("home")
+    marker = None if tools else marker_value(uuid.uuid4().hex)
     full_env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(scratch or _HOME),
@@ -335,6 +336,11 @@ def _policy(run: _Run, scratch: Path | None) -> dict[str, object]:
             "CORE": 0,
         }
     }
+    if not run.tools:
+        # bwrap has --die-with-parent; a fallback child is killed by the kernel when the grader
+        # thread that started it ends (a kill -9 of the grader too). grade_batch starts runs from
+        # a thread pool whose threads live for the whole batch, so no run dies of a thread's end.
+        policy["die_with_parent"] = os.getpid()
     if not run.confined:
         return policy
     hosts = [(str(Path(m.host).resolve()), m.writable) for m in run.mounts]

@@ -12,7 +12,6 @@ it), worded for the student who wrote the code.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from .errors import ConfigError
 from .execute import load_submitted
 from .grading import Course, grade_submission
 from .intake import read_submission
+from .leftovers import sweep, temp_dir
 from .notebooks import read_notebook
 from .project import cache_dir, starter_dir
 from .results import CheckResult, SubmissionResult
@@ -127,7 +127,8 @@ def run_self_check(
     course = Course(rubric, starter, None, split, isolation="none")
     submission = read_submission(folder)
     notebook, _, _ = load_submitted(submission, rubric)
-    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+    sweep()  # what a killed check left: its kernel (no bwrap here) and its temporary folders
+    with temp_dir("check") as tmp:
         result = grade_submission(
             submission,
             course,

@@ -873,7 +873,9 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The students whose code was run: each run leaves a result and an executed notebook."""
     ran: list[str] = []
 
-    def run(submission: Submission, course, *, reference, out_dir: Path, uid=None) -> SubmissionResult:
+    def run(
+        submission: Submission, course, *, reference, out_dir: Path, uid=None, before_commit=None
+    ) -> SubmissionResult:
         ran.append(submission.student)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "executed.ipynb").write_bytes(submission.notebook or b"")
@@ -885,6 +887,8 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             names=submission.names,
             fingerprint=grading._submission_fingerprint(submission, course),
         )
+        if before_commit is not None:  # the reports, as grade_submission writes them: before the result
+            before_commit(result)
         write_result(result, out_dir / "results.json")
         return result
 

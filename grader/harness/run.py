@@ -33,9 +33,25 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _die_with(parent):
+    """In the probe process, before exec: be SIGKILLed when this harness dies. Without bwrap
+    nothing else would stop it when the grader is killed (the harness itself dies the same way;
+    see grader/confine.py). Linux only; the harness is single-threaded here, so the hook is safe."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(ctypes.c_int(1), ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if os.getppid() != parent:  # the harness died before the request: it would never fire
+        os._exit(137)
+
+
 def _run_probes(job_path, job, deadline):
     started = time.monotonic()
-    child = subprocess.Popen([sys.executable, str(HERE / "probes.py"), job_path], start_new_session=True)
+    harness = os.getpid()
+    argv = [sys.executable, str(HERE / "probes.py"), job_path]
+    child = subprocess.Popen(argv, start_new_session=True, preexec_fn=lambda: _die_with(harness))
     try:
         code = child.wait(timeout=max(0.0, min(job["probe_timeout"], deadline - started)))
         status = "ok" if code == 0 else f"exited with status {code}"

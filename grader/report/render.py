@@ -253,9 +253,11 @@ def render_student_report(
     rule: AccuracyRule,
     title: str,
     student_view: bool = False,
+    stamp: str = "",
 ) -> str:
     """One student's report as a self-contained HTML page; `reference` (the reference
-    solution's saved arrays) is drawn beside the student's, except in the student view."""
+    solution's saved arrays) is drawn beside the student's, except in the student view.
+    `stamp` (the result's digest) goes into a `<meta name="grader-result">` of its head."""
     checks = [_check_view(c, student_view) for c in result.checks]
     families = [(key, name, [c for c in checks if c.family == key]) for key, name in FAMILIES.items()]
     # The reference's curves end at the expected value of a hidden check (cifar.baseline):
@@ -275,6 +277,7 @@ def render_student_report(
             rule=rule,
             seconds=result.info.get("seconds", {}),
             rendered_at=_now(),
+            stamp=stamp,
         )
     )
 
