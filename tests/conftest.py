@@ -7,11 +7,17 @@ its results.
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from field_user import STUDENT, STUDENT_VENV
 
 from grader.datasets.synth import cached_synthetic_cifar
 from grader.demo import run_demo
@@ -79,3 +85,43 @@ def finished_notebook(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("finished") / "toy_nn.ipynb"
     path.write_text(source.replace(*QUICK_SEARCH))
     return path
+
+
+# --- the ordinary user of the field tests (see field_user.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def field(tmp_path_factory) -> Iterator[Path]:
+    """A folder every user can enter (pytest's own temporary folders are closed to others)."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-field-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def student(field) -> pwd.struct_passwd:
+    """An ordinary user (no root, no sudo), made once."""
+    if os.geteuid() != 0:
+        pytest.skip("making an ordinary user (useradd) needs root")
+    try:
+        return pwd.getpwnam(STUDENT)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", STUDENT], check=True)
+        return pwd.getpwnam(STUDENT)
+
+
+@pytest.fixture(scope="session")
+def student_python(field, wheel) -> Path:
+    """A Python an ordinary user can run, the grader installed in it from this checkout's wheel.
+
+    `make test` makes .venv-student from the system's Python; it is copied here, so that it
+    works wherever the checkout is (CI may clone under /root, which others cannot enter)."""
+    if not (STUDENT_VENV / "bin" / "python").exists():
+        pytest.skip(f"no {STUDENT_VENV.name}: `make test` makes it from the system's Python")
+    venv = field / "venv"
+    if not venv.exists():
+        shutil.copytree(STUDENT_VENV, venv, symlinks=True)
+        install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+        subprocess.run([*install, "--force-reinstall", str(wheel)], check=True)
+    return venv / "bin" / "python"

@@ -15,12 +15,11 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import nbformat
 import pytest
+from field_user import BWRAP, as_user, hiding_bwrap
 
 from grader.confine import landlock_abi
 from grader.datasets.cifar import BATCH_FILES, prepare_split
@@ -31,20 +30,7 @@ from grader.rubric import load_rubric
 from grader.sandbox import isolation_available
 
 ROOT = Path(__file__).resolve().parents[1]
-BWRAP = shutil.which("bwrap")
 AVAILABLE, WHY = isolation_available()
-STUDENT = "cs145student"  # the ordinary user of these tests
-STUDENT_VENV = ROOT / ".venv-student"  # made by `make test` from the system's Python
-
-
-def hiding_bwrap(argv: Sequence[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """`argv` and its environment, run where bwrap cannot be found."""
-    if BWRAP is None:
-        return list(argv), env
-    if os.geteuid() == 0:  # a private mount namespace: /dev/null where the binary was
-        hide = 'mount --bind /dev/null "$0" && exec "$@"'
-        return ["unshare", "--mount", "--", "sh", "-c", hide, os.path.realpath(BWRAP), *argv], env
-    return list(argv), {**env, "PATH": str(Path(sys.executable).parent)}
 
 
 def sha256(path: Path) -> str:
@@ -140,43 +126,6 @@ def test_the_demo_without_bwrap_grades_every_check_as_the_sandbox_does(demo_resu
 # --- a student's check, as root and as an ordinary user, with and without bwrap -------------
 
 
-@pytest.fixture(scope="module")
-def field(tmp_path_factory) -> Iterator[Path]:
-    """A folder every user can enter (pytest's own temporary folders are closed to others)."""
-    folder = Path(tempfile.mkdtemp(prefix="grader-field-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def student(field) -> pwd.struct_passwd:
-    """An ordinary user (no root, no sudo), made once."""
-    if os.geteuid() != 0:
-        pytest.skip("making an ordinary user (useradd) needs root")
-    try:
-        return pwd.getpwnam(STUDENT)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", STUDENT], check=True)
-        return pwd.getpwnam(STUDENT)
-
-
-@pytest.fixture(scope="module")
-def student_python(field, wheel) -> Path:
-    """A Python an ordinary user can run, the grader installed in it from this checkout's wheel.
-
-    `make test` makes .venv-student from the system's Python; it is copied here, so that it
-    works wherever the checkout is (CI may clone under /root, which others cannot enter)."""
-    if not (STUDENT_VENV / "bin" / "python").exists():
-        pytest.skip(f"no {STUDENT_VENV.name}: `make test` makes it from the system's Python")
-    venv = field / "venv"
-    if not venv.exists():
-        shutil.copytree(STUDENT_VENV, venv, symlinks=True)
-        install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
-        subprocess.run([*install, "--force-reinstall", str(wheel)], check=True)
-    return venv / "bin" / "python"
-
-
 def _finished_folder(parent: Path, cifar_dir: Path, notebook: Path, owner: pwd.struct_passwd | None) -> Path:
     """A student's assignment folder with finished work and the data in data/datasets/."""
     folder = parent / "hw3"
@@ -191,17 +140,6 @@ def _finished_folder(parent: Path, cifar_dir: Path, notebook: Path, owner: pwd.s
     if owner is not None:
         subprocess.run(["chown", "-R", f"{owner.pw_uid}:{owner.pw_gid}", str(parent)], check=True)
     return folder
-
-
-def _as(owner: pwd.struct_passwd | None, argv: list[str], home: Path) -> tuple[list[str], dict[str, str]]:
-    """`argv` run as `owner` (None: as we are) with a clean environment, as a login would give."""
-    env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "NO_COLOR": "1"}
-    if owner is None:
-        return argv, env
-    runuser = shutil.which("runuser", path=os.pathsep.join(("/usr/sbin", "/sbin", os.environ.get("PATH", ""))))
-    assert runuser is not None, "runuser (util-linux) is missing"
-    login = ["env", "-i", *(f"{k}={v}" for k, v in env.items())]
-    return [runuser, "-u", owner.pw_name, "--", *login, *argv], dict(os.environ)
 
 
 PUBLIC_POINTS = sum(
@@ -226,11 +164,11 @@ def test_a_students_full_check_passes_on_correct_work(request, field, cifar_dir,
     where = field / f"{who}-{'hidden' if hidden else 'bwrap'}"
     where.mkdir()
     folder = _finished_folder(where, cifar_dir, finished_notebook, owner)
-    busy_argv, env = _as(owner, [str(python), "-c", BUSY_DESKTOP], where / "home")
+    busy_argv, env = as_user(owner, [str(python), "-c", BUSY_DESKTOP], where / "home")
     with subprocess.Popen(busy_argv, env=env, stdout=subprocess.PIPE, text=True) as busy:
         try:
             assert busy.stdout is not None and busy.stdout.readline().strip() == "300 threads"
-            argv, env = _as(owner, [str(python), "-m", "grader", "check", str(folder)], where / "home")
+            argv, env = as_user(owner, [str(python), "-m", "grader", "check", str(folder)], where / "home")
             argv, env = hiding_bwrap(argv, env) if hidden else (argv, env)
             ran = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=1200)
         finally:

@@ -1,43 +1,70 @@
-"""Hostile and broken submissions, graded in one batch with a good one.
+"""The hostile corpus, graded in one batch with a good submission: nothing may stop the
+batch, reach outside the sandbox, or earn more than the submission honestly does.
 
-Each trick of `tests/files/hostile.toml` runs for real in the sandbox. None may stop
-the batch, reach outside the sandbox, or fool the grader; each costs only the
-checks that depend on what it broke. The batch runs without CIFAR-10 data (the
-CIFAR checks are skipped) and with short time limits, to stay fast.
+The cases are `tests/files/hostile.toml` (the reference with one trick each; each case's
+`expect` says its outcome) and the malformed submissions of `tests/hostile_corpus.py`. The
+batch runs without CIFAR-10 data (the CIFAR checks are skipped) and with short limits, to
+stay fast. Corpus-wide, every test here holds for every case: a result and a report each;
+no process left behind; no canary read, no byte written outside the workspace; nothing sent
+to the host's loopback listeners; no hidden expected value in what a student sees. The same
+corpus runs without the sandbox in `test_the_fallback_*`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
-import socket
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from field_user import as_user, hiding_bwrap
+from hostile_corpus import (
+    DATA_TWIN,
+    MALFORMED_EXPECT,
+    build_corpus,
+    files_named,
+    leftover_processes,
+    load_expectations,
+    loopback_listeners,
+    make_places,
+    ports_of,
+)
+from test_release import hidden_expected_values, hidden_tokens
 
+from grader.confine import landlock_abi
 from grader.errors import ConfigError
-from grader.examples import materialize_examples
 from grader.gradebook import LEDGER, ManualScore, apply_manual_scores
+from grader.gradescope.feedback import gradescope_results
 from grader.grading import grade_batch, open_course
+from grader.intake.submission import safe_id
+from grader.report import write_report
 from grader.results import SubmissionResult, read_result
 from grader.sandbox import isolation_available
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = Path("/tmp/grader-test-unpickled-marker")
+README = (ROOT / "README.md").read_text()
+SECRET = "GRADER_TEST_SECRET"  # set in the grader's environment for the run: never seen inside
 
 pytestmark = pytest.mark.skipif(not isolation_available()[0], reason=isolation_available()[1])
+
+SHORT_LIMITS = {"timeout": 150, "cell_timeout": 5, "probe_timeout": 30, "memory_mb": 2048, "max_processes": 128}
+SHORT_LIMITS["disk_mb"] = 512
 
 
 def _short_limits_rubric(source: Path, target: Path) -> Path:
     text = source.read_text()
-    limits = "[limits]\ntimeout = 150\ncell_timeout = 5\nprobe_timeout = 30\nmemory_mb = 4096\nmax_processes = 128\n"
+    limits = "[limits]\n" + "".join(f"{k} = {v}\n" for k, v in SHORT_LIMITS.items())
     text = re.sub(r"\[limits\]\n(?:[^\[]*\n)", limits + "\n", text, count=1)
     target.write_text(text)
     return target
 
 
-def _broken_submissions(folder: Path, solutions: Path) -> list[Path]:
+def _broken_submissions(folder: Path, solutions: Path) -> list[str]:
     module = (solutions / "hw3code" / "neural_net.py").read_text()
     notebook = (solutions / "toy_nn.ipynb").read_text()
     made = {
@@ -56,7 +83,7 @@ def _broken_submissions(folder: Path, solutions: Path) -> list[Path]:
         for name, text in files.items():
             (folder / student / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / student / name).write_text(text)
-    return [folder / student for student in made]
+    return list(made)
 
 
 def _with_text(notebook: str, text: str) -> str:
@@ -67,39 +94,41 @@ def _with_text(notebook: str, text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def host_listener():
-    """A TCP listener on the host's loopback: the `network` case aims at it (never outside)."""
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        server.setblocking(False)
-        yield server
+def host_loopback():
+    """(TCP, UDP) on the host's loopback: the network cases aim at them (never outside)."""
+    with loopback_listeners() as listeners:
+        yield listeners
 
 
 @pytest.fixture(scope="module")
-def hostile(project, tmp_path_factory, host_listener):
-    root = tmp_path_factory.mktemp("hostile")
-    rubric = _short_limits_rubric(project.solutions / "rubric.toml", root / "rubric.toml")
-    course = open_course(
-        project.solutions, project.assignment, cifar_dir=None, cache=root / "cache", skip_cifar=True, rubric_path=rubric
-    )
-    manifest = root / "hostile.toml"
-    port = str(host_listener.getsockname()[1])
-    manifest.write_text((ROOT / "tests" / "files" / "hostile.toml").read_text().replace("HOST_PORT", port))
-    folders = materialize_examples(
-        manifest,
-        {"solutions": project.solutions},
-        root / "submissions",
-        notebook=course.rubric.notebook,
-        module=course.rubric.module,
-    )
-    (root / "submissions" / "good").mkdir()
-    for name in ("toy_nn.ipynb", "hw3code/neural_net.py"):
-        (root / "submissions" / "good" / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / "submissions" / "good" / name).write_bytes((project.solutions / name).read_bytes())
-    folders += [root / "submissions" / "good", *_broken_submissions(root / "submissions", project.solutions)]
+def places(tmp_path_factory):
+    """The corpus's folders and canaries; the home canary is removed afterwards."""
+    places = make_places(tmp_path_factory.mktemp("hostile"), Path.home())
+    yield places
+    for canary in places.canaries:
+        canary.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def corpus(places, host_loopback) -> list[str]:
+    """Every case written into the class folders, under the short limits; the students' ids."""
+    _short_limits_rubric(places.solutions / "rubric.toml", places.solutions / "rubric.toml")
+    students = build_corpus(places, ports_of(*host_loopback), sandboxed=True)
+    return students + _broken_submissions(places.submissions, places.solutions)
+
+
+@pytest.fixture(scope="module")
+def hostile(places, corpus):
+    """The corpus graded in one batch with the sandbox, the grader's environment holding a secret."""
+    course = open_course(places.solutions, places.assignment, cifar_dir=None, cache=places.cache, skip_cifar=True)
     MARKER.unlink(missing_ok=True)
-    out = root / "out"
-    batch = grade_batch(folders, out, course, jobs=2, log=lambda _: None)
-    return batch, out, course, folders
+    before = places.fingerprint()
+    os.environ[SECRET] = places.token
+    try:
+        batch = grade_batch([places.submissions], places.out, course, jobs=2, log=lambda _: None)
+    finally:
+        del os.environ[SECRET]
+    return batch, places.out, course, corpus, before
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +141,154 @@ def _cell(result, cell_id):
     return next(c for c in result.info["cells"] if c["id"] == cell_id)
 
 
-def test_every_submission_gets_a_result_and_the_batch_completes(hostile, results):
-    batch, out, _, folders = hostile
+def _outputs(out: Path, student: str, cell_id: str) -> str:
+    """The text the cell `cell_id` printed, as the executed notebook kept it."""
+    notebook = json.loads((out / student / "executed.ipynb").read_text())
+    cell = next(c for c in notebook["cells"] if c.get("id") == cell_id)
+    return "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+
+
+# ---------------------------------------------------------------- for every case
+
+
+def test_the_corpus_has_at_least_forty_cases_and_each_gets_a_result_and_a_report(hostile, results):
+    batch, out, _, students, _ = hostile
+    assert len(students) >= 40 + 1  # and the good one
     assert batch.complete
-    assert set(results) == {f.name for f in folders}
+    ids = set(map(safe_id, students))
+    assert set(results) == ids, set(results) ^ ids
     for student in results:
-        assert (out / student / "results.json").is_file()
-        assert (out / student / "grading.log").is_file()
-        assert results[student].sandboxed
+        for name in ("results.json", "grading.log", "report.html"):
+            assert (out / student / name).is_file(), (student, name)
+        stored = read_result(out / student / "results.json").to_gradescope()
+        assert json.dumps(stored, sort_keys=True) == json.dumps(results[student].to_gradescope(), sort_keys=True)
+        if results[student].info:
+            assert results[student].sandboxed, student
+    gradebook = (out / "gradebook.csv").read_text()
+    assert len(gradebook.splitlines()) == 1 + len(results)
+
+
+def test_no_process_of_any_submission_outlives_the_batch(hostile):
+    assert leftover_processes() == []
+
+
+def test_every_run_keeps_within_its_limits(results):
+    """A timeout takes effect within seconds: no cell runs much past the cell limit (an ignored
+    interrupt costs 15 s more, to tell a busy kernel from a slow one), no run past the whole."""
+    for student, result in results.items():
+        assert result.execution_time < SHORT_LIMITS["timeout"] + 30, student
+        for cell in result.info.get("cells", []):
+            assert cell.get("seconds", 0) < SHORT_LIMITS["cell_timeout"] + 20, (student, cell)
+
+
+def test_no_byte_outside_a_workspace_was_written(hostile, places):
+    *_, before = hostile
+    assert places.fingerprint() == before
+    for folder in (places.root, places.home):
+        assert files_named(folder, "FORGED-*") == []
+        assert files_named(folder, "escaped-by-*") == []
+    assert not Path("/tmp/escaped-by-absolute-path.py").exists()
+
+
+def test_nothing_a_submission_could_read_holds_a_canary_or_the_graders_environment(hostile, places, results):
+    _, out, *_ = hostile
+    for student in results:
+        for path in (out / student).rglob("*"):
+            if path.is_file():
+                assert places.token not in path.read_text(errors="replace"), (student, path.name)
+
+
+def test_nothing_reached_the_hosts_loopback(hostile, host_loopback):
+    tcp, udp = host_loopback
+    with pytest.raises(BlockingIOError):
+        tcp.accept()
+    with pytest.raises(BlockingIOError):
+        udp.recvfrom(1024)
+
+
+def test_no_hidden_expected_value_reaches_what_a_student_sees(hostile, results, tmp_path):
+    course = hostile[2]
+    tokens = hidden_tokens(hidden_expected_values())
+    assert len(tokens) > 20
+    number = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
+    for student, result in results.items():
+        feedback = json.dumps(gradescope_results(result, course.rubric))
+        view = tmp_path / "views"
+        (view / student).mkdir(parents=True, exist_ok=True)
+        page = write_report(result, view, course.rubric, student_view=True).read_text()
+        for where, text in (("results", feedback), ("student report", page)):
+            leaked = set(number.findall(text)) & tokens
+            assert not leaked, (student, where, sorted(leaked)[:5])
+
+
+# ---------------------------------------------------------------- each case, as hostile.toml says
+
+
+def _ends_as_expected(
+    out: Path, results: dict[str, SubmissionResult], student: str, expect: dict, baseline: str = "good"
+) -> None:
+    """Assert each entry of a case's `expect` table (see hostile.toml) of its result; scores are
+    compared with the honest `baseline`'s."""
+    result, good = results[student], results[baseline]
+    for cell_id, status in expect.get("cells", {}).items():  # statuses are regular expressions
+        assert re.fullmatch(status, _cell(result, cell_id)["status"]), (cell_id, _cell(result, cell_id))
+    for cell_id, text in expect.get("cell_error", {}).items():
+        assert text in _cell(result, cell_id)["error"], _cell(result, cell_id)
+    for check_id, status in expect.get("checks", {}).items():
+        assert re.fullmatch(status, result.check(check_id).status), (check_id, result.check(check_id))
+    for check_id, text in expect.get("messages", {}).items():
+        assert text in result.check(check_id).message
+    for cell_id, pattern in expect.get("output", {}).items():
+        assert re.search(pattern, _outputs(out, student, cell_id).strip(), re.M), _outputs(out, student, cell_id)
+    for name, note in expect.get("harvest", {}).items():
+        assert re.search(note, result.info["harvest"][name]), result.info["harvest"]
+    if "problem" in expect:
+        assert any(re.search(expect["problem"], p) for p in result.problems), result.problems
+    if expect.get("unforged"):  # the harness's own records, not the forged ones
+        assert "FORGED" not in json.loads((out / student / "executed.ipynb").read_text())
+        indexes = [c["index"] for c in result.info["cells"]]
+        assert len(indexes) == len(set(indexes)) > 10
+    lost = [(c.id, c.message) for c in result.checks if c.score < good.check(c.id).score]
+    if expect.get("score") == "same":
+        assert result.score == good.score, lost
+    if expect.get("score") == "less":
+        assert result.score < good.score
+    assert result.score <= good.score  # never more than the reference earns
+
+
+@pytest.mark.parametrize(("student", "expect"), sorted(load_expectations(sandboxed=True).items()))
+def test_each_case_ends_as_its_expect_entry_says(hostile, results, student, expect):
+    if not expect:
+        pytest.skip("checked by its own test below")
+    _ends_as_expected(hostile[1], results, student, expect)
+
+
+@pytest.fixture(scope="module")
+def with_data(places, corpus, cifar_dir):
+    """The cases about best_net, graded with the synthetic CIFAR-10 data beside their twin."""
+    limits = {"timeout": 600, "cell_timeout": 120, "probe_timeout": 300, "memory_mb": 8192}  # a real notebook's
+    course = open_course(places.solutions, places.assignment, cifar_dir=cifar_dir, cache=places.cache, **limits)
+    out = places.root / "out-with-data"
+    batch = grade_batch([places.with_data], out, course, jobs=2, log=lambda _: None)
+    return out, {r.student: r for r in batch.results}
+
+
+@pytest.mark.parametrize(("student", "expect"), sorted(load_expectations(sandboxed=True, data=True).items()))
+def test_each_case_about_best_net_ends_as_its_expect_entry_says(with_data, student, expect):
+    out, results = with_data
+    assert results[DATA_TWIN].check("cifar.tuned").score > 0  # the twin's best_net was graded
+    _ends_as_expected(out, results, student, expect, baseline=DATA_TWIN)
+
+
+@pytest.mark.parametrize(("student", "expect"), sorted(MALFORMED_EXPECT.items()))
+def test_each_malformed_submission_gets_a_precise_message(results, student, expect):
+    result = results[safe_id(student)]
+    if expect.problem:
+        assert any(re.search(expect.problem, p) for p in result.problems), result.problems
+    if expect.score == "same":
+        assert result.score == results["good"].score, [(c.id, c.message) for c in result.checks if c.status != "passed"]
+    else:
+        assert result.score < results["good"].score
 
 
 def test_the_good_submission_passes_everything_it_can_without_data(results):
@@ -208,12 +377,12 @@ def test_a_given_cell_runs_as_the_course_wrote_it(results):
     assert result.score == results["good"].score
 
 
-def test_there_is_no_network_in_the_sandbox(results, host_listener):
+def test_there_is_no_network_in_the_sandbox(results, host_loopback):
     cell = _cell(results["network"], "trick")
     assert cell["status"] == "error"
     assert "ConnectionRefusedError" in cell["error"]  # the sandbox's own loopback: nobody listens
     with pytest.raises(BlockingIOError):  # and the host's listener never heard of it
-        host_listener.accept()
+        host_loopback[0].accept()
 
 
 def test_a_flood_of_output_is_trimmed(hostile, results):
@@ -258,9 +427,9 @@ def test_a_missing_notebook_still_gets_its_module_graded(results):
     assert result.check("handcalc.forward").message == "no answer found in the notebook"
 
 
-def test_force_regrades_keeping_the_tas_scores_and_otherwise_results_are_kept(hostile, results):
-    _, out, course, folders = hostile
-    good = [f for f in folders if f.name == "good"]
+def test_force_regrades_keeping_the_tas_scores_and_otherwise_results_are_kept(hostile, places, results):
+    _, out, course, *_ = hostile
+    good = [places.submissions / "good"]
     ta = ManualScore("good", "questions.test", 3.0, "- too short on the gap")
     kept = grade_batch(good, out, course, jobs=1, manual_scores=[ta], manual_source="ta.csv", log=lambda _: None)
     assert kept.reused == ("good",)
@@ -276,8 +445,8 @@ def test_force_regrades_keeping_the_tas_scores_and_otherwise_results_are_kept(ho
     assert (check.score, check.message) == (3.0, "scored by a TA: 3/5; - too short on the gap")
     # Regrading one student keeps everyone else in the class files.
     gradebook = (out / "gradebook.csv").read_text().splitlines()
-    assert len(gradebook) == 1 + len(folders) and gradebook[1].startswith("good,")
-    assert f"{len(folders)} submissions" in (out / "index.html").read_text()
+    assert len(gradebook) == 1 + len(results) and any(line.startswith("good,") for line in gradebook)
+    assert f"{len(results)} submissions" in (out / "index.html").read_text()
     assert "scored by a TA: 3/5; - too short on the gap" in (out / "good" / "report.html").read_text()
     # A score for a student who is not there is refused before anything is graded.
     with pytest.raises(ConfigError, match=r"ta\.csv: no submission of nobody to grade here"):
@@ -321,3 +490,97 @@ def test_a_ta_overrides_an_automatic_check_and_the_graders_score_stays_on_record
         apply_manual_scores([good], [ManualScore("good", "handcalc.sideways", 1.0)], "ta.csv")
     with pytest.raises(ConfigError, match=r"ta\.csv: good handcalc\.backward: 10 is outside 0\.\.9"):
         apply_manual_scores([good], [ManualScore("good", "handcalc.backward", 10.0)], "ta.csv")
+
+
+# ---------------------------------------------------------------- the same corpus, without the sandbox
+# As instructors without bwrap grade: the CLI as an ordinary user, bwrap hidden. Every guarantee
+# above holds there too, except what the README's Security model table marks **yes** in the
+# column of the fallback with Landlock: each such row has a case here that shows it happen.
+
+FALLBACK_CANNOT_STOP = {
+    "UDP, such as a DNS lookup": "network-udp",
+    "see the host's network interfaces": "network-interfaces",
+    "rewrite its run's records (cell log, executed notebook) after the harness wrote them": "forges-executed-notebook",
+}
+BOMBS = ("process-bomb", "fork-bomb")  # graded alone: the fallback's process limit is the uid's
+
+
+@pytest.fixture(scope="module")
+def fallback(field, student, student_python):
+    """The corpus graded by `grader grade` as the ordinary user with bwrap hidden."""
+    if landlock_abi() < 4:
+        pytest.skip("this kernel's Landlock cannot confine the fallback (the README's last column applies)")
+    root = field / "hostile-fallback"
+    home = field / "home-hostile"
+    home.mkdir()
+    places = make_places(root, home)
+    _short_limits_rubric(places.solutions / "rubric.toml", places.solutions / "rubric.toml")
+    with loopback_listeners() as (tcp, udp):
+        build_corpus(places, ports_of(tcp, udp), sandboxed=False)
+        _broken_submissions(places.submissions, places.solutions)
+        secret = home / ".grader-secret"
+        secret.write_text(places.token)
+        subprocess.run(["chown", "-R", f"{student.pw_uid}:{student.pw_gid}", str(root), str(home)], check=True)
+        secret.chmod(0o600)
+        before = places.fingerprint()
+        entries = sorted(places.submissions.iterdir())
+        batches = [([e for e in entries if e.name not in BOMBS], "2"), ([e for e in entries if e.name in BOMBS], "1")]
+        logs = []
+        for paths, jobs in batches:
+            argv = [str(student_python), "-m", "grader", "grade", "--solution", str(places.solutions)]
+            argv += ["--assignment", str(places.assignment), "--out", str(places.out), "--cache", str(places.cache)]
+            argv += ["--skip-cifar", "-j", jobs, *map(str, paths)]
+            # The secret goes in by a file the grader reads, not on a command line: /proc shows those.
+            argv = ["sh", "-c", f'export {SECRET}="$(cat "$0")"; exec "$@"', str(secret), *argv]
+            argv, env = hiding_bwrap(*as_user(student, argv, home))
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
+            assert done.returncode == 0, done.stderr[-3000:]
+            logs.append(done.stdout + done.stderr)
+        received = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                received.append(udp.recvfrom(1024)[0])
+        with pytest.raises(BlockingIOError):
+            tcp.accept()
+    results = {p.parent.name: read_result(p) for p in places.out.glob("*/results.json")}
+    return places, results, before, received, logs
+
+
+def test_the_fallback_grades_every_case_and_says_it_was_not_isolated(fallback):
+    places, results, _, _, logs = fallback
+    assert "submissions run WITHOUT the sandbox" in logs[0]
+    entries = {safe_id(e.stem if e.suffix == ".zip" else e.name) for e in places.submissions.iterdir()}
+    assert set(results) == entries, (entries ^ set(results), logs[-1][-3000:])
+    for student, result in results.items():
+        assert not result.sandboxed and "NOT ISOLATED" in result.sandbox_note, student
+        assert (places.out / student / "report.html").is_file()
+
+
+def test_the_fallback_keeps_every_guarantee_the_readme_claims(fallback):
+    places, results, before, _, _ = fallback
+    assert leftover_processes() == []
+    assert places.fingerprint() == before
+    assert files_named(places.root, "FORGED-*") == [] and files_named(places.root, "escaped-by-*") == []
+    for student in results:
+        for path in (places.out / student).rglob("*"):
+            if path.is_file():
+                assert places.token not in path.read_text(errors="replace"), (student, path.name)
+    shown = set(FALLBACK_CANNOT_STOP.values())
+    for student, expect in load_expectations(sandboxed=False).items():
+        if expect and student not in shown:
+            _ends_as_expected(places.out, results, student, expect)
+    for student, expect in MALFORMED_EXPECT.items():
+        result = results[safe_id(student)]
+        assert not expect.problem or any(re.search(expect.problem, p) for p in result.problems), result.problems
+
+
+def test_what_the_fallback_cannot_stop_happens_and_the_readme_lists_exactly_that(fallback):
+    places, results, _, received, _ = fallback
+    assert results["forges-executed-notebook"].score == results["good"].score  # records only, never the grade
+    assert b"from the sandbox" in received  # the UDP datagrams reached the host's loopback
+    assert "'lo'" in _outputs(places.out, "network-interfaces", "trick")
+    assert _outputs(places.out, "network-interfaces", "trick").strip() != "[(1, 'lo')]"
+    table = README.split("## Security model", 1)[1].split("\n\n| |", 1)[1].split("\n\n", 1)[0]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    cannot = {row[0] for row in rows if row[2].startswith("**yes**")}
+    assert cannot == set(FALLBACK_CANNOT_STOP), cannot

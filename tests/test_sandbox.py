@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from hostile_corpus import loopback_listeners, ports_of
 
 from grader import sandbox
 from grader.confine import landlock_abi, tasks_of
@@ -609,14 +609,8 @@ def _confined_run(work: Path, tmp_path: Path) -> tuple[sandbox.SandboxResult, di
     data.mkdir()
     (data / "batch").write_text("pixels")
     secret.write_text("the reference solution")
-    with (
-        socket.create_server(("127.0.0.1", 0)) as tcp,
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
-    ):
-        udp.bind(("127.0.0.1", 0))
-        tcp.setblocking(False)
-        udp.setblocking(False)
-        ports = [str(tcp.getsockname()[1]), str(udp.getsockname()[1])]
+    with loopback_listeners() as (tcp, udp):
+        ports = [str(port) for port in ports_of(tcp, udp).values()]
         args = [str(secret), str(beside), *ports, str(os.getpid())]
         result, seen = probe(CONFINED_PROBE, work, mounts=[Mount(data, "cifar")], args=args)
         could = {
