@@ -495,7 +495,9 @@ def test_a_ta_overrides_an_automatic_check_and_the_graders_score_stays_on_record
 # ---------------------------------------------------------------- the same corpus, without the sandbox
 # As instructors without bwrap grade: the CLI as an ordinary user, bwrap hidden. Every guarantee
 # above holds there too, except what the README's Security model table marks **yes** in the
-# column of the fallback with Landlock: each such row has a case here that shows it happen.
+# column of the fallback with Landlock. Each such row has its case here: the UDP datagrams and
+# the host's interfaces are shown to happen; the rewritten records (a race a daemon might win)
+# are shown not to change the grade.
 
 FALLBACK_CANNOT_STOP = {
     "UDP, such as a DNS lookup": "network-udp",

@@ -56,8 +56,17 @@ def probe(code: str, workdir: Path, args: Sequence[str] = (), **kwargs: object) 
     return result, json.loads(result.stdout_tail.strip().splitlines()[-1])
 
 
-def processes_with(marker: str) -> list[int]:
-    """Host pids whose command line contains `marker`."""
+def processes_with(marker: str, grace: float = 2.0) -> list[int]:
+    """Host pids whose command line contains `marker`, once `grace` seconds have passed without
+    them going (the kernel tears a pid namespace down as its init exits: under load, a killed
+    process can still show in /proc for a moment after bwrap returns)."""
+    deadline = time.monotonic() + grace
+    while (found := _pids_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def _pids_with(marker: str) -> list[int]:
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
