@@ -23,7 +23,8 @@ folder's entries, is read as (part of) their submission. Files are read into mem
 (zips are never extracted, so no archive can write outside its folder), and every zip is
 bounded (`MAX_ARCHIVE_BYTES`, `MAX_ARCHIVE_ENTRIES`, `MAX_COMPRESSION_RATIO`) before any of
 it is unpacked; everything else in a submission is ignored. Symbolic links are followed only
-for the paths the instructor names; one found inside is never followed, and is reported. A
+for the paths the instructor names; one found inside is never followed, and is reported,
+as is a hard link (another name of a file that may be the solution's), which is not read. A
 submission with a missing or unreadable part is still returned, with `problems` that say what
 is missing: it is graded as far as possible. A loose homework file where a submission was
 expected (a notebook beside the students' folders) becomes an entry of its own, with no files
