@@ -38,13 +38,14 @@ from .probes import ProbeSpec, read_outcomes, write_plan
 from .rubric import Rubric, RunLimits
 from .sandbox import Limits, Mount, SandboxResult, run_sandboxed
 
-__all__ = ["RunInfo", "load_submitted", "read_evidence", "run_submission"]
+__all__ = ["HARVESTED_NETS", "RunInfo", "load_submitted", "read_evidence", "run_submission"]
 
 HARNESS = Path(__file__).resolve().parent / "harness"
 _STATE = ".grader"  # the workspace's folder for the job, the inputs and the outputs
 _NOT_COPIED = ("rubric.toml", "__pycache__", ".ipynb_checkpoints", "datasets")
 _MAX_SMALL_FILE = 4 << 20
 _MAX_HARVEST = 256 << 20
+HARVESTED_NETS = ("best_net", "subopt_net")  # the nets the harvest takes (the harness names them too)
 
 
 def _harvest_reserve(timeout: float) -> float:
@@ -305,7 +306,7 @@ def _read_harvest(out: Path) -> Harvest | None:
     except (OSError, ValueError, TypeError):
         return None
     nets, notes = {}, {}
-    for name in ("best_net", "subopt_net"):
+    for name in HARVESTED_NETS:
         params = {p: arrays.get(f"{name}.{p}") for p in PARAM_NAMES}
         note = str(info.get(name, "missing"))[:200]
         if note == "ok":

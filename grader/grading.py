@@ -49,7 +49,7 @@ from .checks.cifar import validation_accuracy
 from .checks.handcalc import ANSWERS_FILE, load_answers
 from .datasets.cifar import PreparedSplit, batches_dir, prepare_split
 from .errors import ConfigError, DataError, GraderError
-from .execute import RunInfo, load_submitted, read_evidence, run_submission
+from .execute import HARVESTED_NETS, RunInfo, load_submitted, read_evidence, run_submission
 from .fsutil import atomic_write_text
 from .gradebook import ManualScore, merge_manual_scores
 from .intake import Submission, discover
@@ -356,19 +356,13 @@ def _run_info(evidence: Evidence, info: RunInfo) -> dict[str, object]:
     }
 
 
-_HARVESTED = ("best_net", "subopt_net")
-
-
 def _harvested(evidence: Evidence) -> dict[str, str]:
     """best_net and subopt_net as the harvest found them: "ok", or why they cannot be graded."""
     harvest = evidence.harvest
     if harvest is None:
         why = evidence.run_problem or "the kernel died or the notebook did not finish"
-        return {name: f"missing: {why}" for name in _HARVESTED}
-    return {
-        name: "ok" if name in harvest.nets else harvest.notes.get(name, "missing")
-        for name in ("best_net", "subopt_net")
-    }
+        return {name: f"missing: {why}" for name in HARVESTED_NETS}
+    return {name: "ok" if name in harvest.nets else harvest.notes.get(name, "missing") for name in HARVESTED_NETS}
 
 
 def _write_log(path: Path, submission: Submission, result: SubmissionResult, info: RunInfo) -> None:
