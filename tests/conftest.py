@@ -28,6 +28,12 @@ from grader.results import SubmissionResult
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_report_header() -> str:
+    """The free space where the tests write: a full disk fails tests far from its cause."""
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    return f"free space in {tempfile.gettempdir()}: {free / 2**30:.1f} GiB (the full suite needs about 8)"
+
+
 @pytest.fixture(scope="session")
 def project() -> Project:
     return find_project(ROOT)

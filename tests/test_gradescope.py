@@ -18,10 +18,12 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
+from scratch import scratch
 
 from grader.datasets.synth import cached_synthetic_cifar
 from grader.gradescope.build import MIN_MEMORY_MB, build_autograder
@@ -119,8 +121,9 @@ METADATA = {  # as https://gradescope-autograders.readthedocs.io/en/latest/submi
 
 
 @pytest.fixture(scope="module")
-def gradescope_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("gradescope-cache")
+def gradescope_cache(tmp_path_factory) -> Iterator[Path]:
+    with scratch(tmp_path_factory, "gradescope-cache") as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from hostile_corpus import (
     make_places,
     ports_of,
 )
+from scratch import scratch
 from test_release import hidden_expected_values, hidden_tokens
 
 from grader.confine import landlock_abi
@@ -103,10 +104,11 @@ def host_loopback():
 @pytest.fixture(scope="module")
 def places(tmp_path_factory):
     """The corpus's folders and canaries; the home canary is removed afterwards."""
-    places = make_places(tmp_path_factory.mktemp("hostile"), Path.home())
-    yield places
-    for canary in places.canaries:
-        canary.unlink(missing_ok=True)
+    with scratch(tmp_path_factory, "hostile") as folder:
+        places = make_places(folder, Path.home())
+        yield places
+        for canary in places.canaries:
+            canary.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
