@@ -19,7 +19,7 @@ from .errors import ConfigError, DataError, GraderError
 from .results import SubmissionResult
 
 if TYPE_CHECKING:  # imported lazily at run time: each command loads only what it needs
-    from .checks.base import CellRecord
+    from .evidence import CellRecord
     from .project import Project
 
 __all__ = ["main"]
@@ -238,7 +238,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         args.path,
         quick=args.quick,
         cifar_dir=args.cifar_dir,
-        starter=args.starter,
+        starter=args.assignment,
         progress=None if args.quick else _cell_progress,
     )
     result = check.result
@@ -432,7 +432,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("path", type=Path, nargs="?", default=Path("."), help="your assignment folder (default: here)")
     check.add_argument("--quick", action="store_true", help="check hw3code/neural_net.py only, in seconds")
     check.add_argument("--cifar-dir", type=Path, help="the CIFAR-10 data (default: data/datasets/ of the folder)")
-    check.add_argument("--starter", type=Path, help="the official starter folder (default: the one shipped)")
+    check.add_argument(  # --starter: its name before the other commands' --assignment was chosen for all
+        "--assignment",
+        "--starter",
+        dest="assignment",
+        type=Path,
+        help="the official starter folder (default: the one shipped)",
+    )
     check.set_defaults(run=_cmd_check)
 
     report = commands.add_parser("report", help="re-render the reports of a graded folder, without regrading")

@@ -26,17 +26,16 @@ from typing import Any, Literal
 import numpy as np
 from nbformat import NotebookNode
 
-from .checks.base import CellRecord, Evidence, Harvest
-from .checks.netmath import PARAM_NAMES
 from .datasets.cifar import PreparedSplit
 from .errors import SubmissionError
+from .evidence import PARAM_NAMES, CellRecord, Evidence, Harvest
 from .fsutil import atomic_write_bytes
 from .intake import Submission
 from .leftovers import temp_dir
 from .notebooks import load_notebook, read_notebook, with_given_cells, write_notebook_bytes
-from .probes import ProbeSpec, read_outcomes, write_plan
-from .rubric import Rubric, RunLimits
-from .sandbox import Limits, Mount, SandboxResult, run_sandboxed
+from .probe_plan import ProbeSpec, read_outcomes, write_plan
+from .rubric import Rubric, SubmissionLimits
+from .sandbox import Mount, SandboxLimits, SandboxResult, run_sandboxed
 
 __all__ = ["HARVESTED_NETS", "RunInfo", "load_submitted", "read_evidence", "run_submission"]
 
@@ -171,7 +170,7 @@ def run_submission(
                 [sys.executable, f"{_STATE}/harness/run.py", f"{_STATE}/job.json"],
                 workdir=root,
                 mounts=mounts,
-                limits=Limits(
+                limits=SandboxLimits(
                     timeout=limits.timeout,
                     memory_mb=limits.memory_mb,
                     max_processes=limits.max_processes,
@@ -242,7 +241,7 @@ def read_evidence(
     )
 
 
-def _run_problem(result: SandboxResult, out: Path, limits: RunLimits) -> str:
+def _run_problem(result: SandboxResult, out: Path, limits: SubmissionLimits) -> str:
     if result.timed_out:
         return f"the run was stopped: it took longer than the {limits.timeout:g} s limit for a submission"
     if result.over_disk:

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import nbformat
 
-from .checks.handcalc import ANSWERS_FILE
 from .errors import ConfigError
 from .fsutil import replace_dir
+from .handcalc import ANSWERS_FILE
 from .markers import strip_solutions
 from .notebooks import answer_role, read_notebook, write_notebook_bytes
 

@@ -38,29 +38,32 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from nbformat import NotebookNode
 
-from .checks import Context, Evidence, run_checks, validate_rubric
+from .checks import Context, run_checks, validate_rubric
 from .checks.answers import answer_text
-from .checks.base import CellRecord
 from .checks.cifar import validation_accuracy
-from .checks.handcalc import ANSWERS_FILE, load_answers
 from .datasets.cifar import PreparedSplit, batches_dir, prepare_split
 from .errors import ConfigError, DataError, GraderError
+from .evidence import CellRecord, Evidence
 from .execute import HARVESTED_NETS, RunInfo, load_submitted, read_evidence, run_submission
 from .fsutil import atomic_write_text
 from .gradebook import ManualScore, merge_manual_scores
+from .handcalc import ANSWERS_FILE, load_answers
 from .intake import Submission, discover
 from .leftovers import clean_out, lock_out, sweep
 from .notebooks import read_notebook
-from .probes import ProbeSpec, plan_probes
+from .probe_plan import ProbeSpec, plan_probes
 from .project import default_cifar_dir
 from .report import MODEL_ANSWERS, REFERENCE_FOLDER, RUBRIC_COPY, refresh_reports, save_artifacts, write_class_files
 from .results import CheckResult, SubmissionResult, read_result, write_result
-from .rubric import Rubric, load_rubric
+from .rubric import LimitOverrides, Rubric, load_rubric
 from .sandbox import isolation_available, not_isolated_summary
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "BatchResult",
@@ -121,7 +124,16 @@ class Course:
         return not_isolated_summary(self.isolation)
 
     def run(
-        self, notebook: NotebookNode | None, module: str | None, probes: Sequence[ProbeSpec], keep_dir: Path, **options
+        self,
+        notebook: NotebookNode | None,
+        module: str | None,
+        probes: Sequence[ProbeSpec],
+        keep_dir: Path,
+        *,
+        uid: int | None = None,
+        run_notebook: bool = True,
+        keep_raw: bool = False,
+        progress: Callable[[CellRecord], None] | None = None,
     ) -> tuple[Evidence, RunInfo]:
         """Run one submission's code for this course: `execute.run_submission`."""
         return run_submission(
@@ -133,7 +145,10 @@ class Course:
             split=self.split,
             keep_dir=keep_dir,
             isolation=self.isolation,
-            **options,
+            uid=uid,
+            run_notebook=run_notebook,
+            keep_raw=keep_raw,
+            progress=progress,
         )
 
     @functools.cached_property
@@ -166,7 +181,7 @@ def open_course(
     skip_cifar: bool = False,
     rubric_path: Path | None = None,
     isolation: Isolation = "auto",
-    **limits: float | None,
+    **limits: Unpack[LimitOverrides],
 ) -> Course:
     """Load the rubric, check the course folders, prepare the data split (cached).
 
@@ -174,7 +189,7 @@ def open_course(
     a ConfigError refuses to grade unless `skip_cifar` says to grade without the CIFAR-10
     checks on purpose (they are then skipped and left out of every maximum): a class graded
     without its data by accident would get 35 points fewer each. `limits` (timeout=...,
-    memory_mb=...: the fields of rubric.Limits) replace the rubric's where they are not None.
+    memory_mb=...: the fields of rubric.SubmissionLimits) replace the rubric's where they are not None.
     """
     rubric_path = rubric_path or (solution or starter) / "rubric.toml"
     rubric = load_rubric(rubric_path).with_limits(**limits)

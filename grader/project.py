@@ -74,7 +74,7 @@ def starter_dir() -> Path:
     for folder in (_PACKAGE / "starter", _PACKAGE.parent / "assignment"):
         if (folder / "rubric.toml").is_file():
             return folder
-    raise ConfigError(f"no starter next to {_PACKAGE}; pass --starter DIR (the assignment folder)")
+    raise ConfigError(f"no starter next to {_PACKAGE}; pass --assignment DIR (the starter folder)")
 
 
 def templates_dir() -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .errors import ConfigError
 
@@ -21,12 +21,15 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+if TYPE_CHECKING:  # typing.Unpack is 3.11's; a type checker reads this, the program never does
+    from typing_extensions import Unpack
 
 __all__ = [
     "AccuracyRule",
     "CheckSpec",
+    "LimitOverrides",
     "Rubric",
-    "RunLimits",
+    "SubmissionLimits",
     "load_rubric",
     "read_toml",
 ]
@@ -70,7 +73,7 @@ class AccuracyRule:
 
 
 @dataclass(frozen=True)
-class RunLimits:
+class SubmissionLimits:
     """Resource limits of one submission's sandboxed run."""
 
     timeout: float = 2400.0  # seconds for the whole submission
@@ -81,6 +84,18 @@ class RunLimits:
     disk_mb: int = 4096  # all the files one submission's run may write
 
 
+class LimitOverrides(TypedDict, total=False):
+    """Limits given on the command line, by the name of a `SubmissionLimits` field; None: the
+    rubric's (a test keeps the two lists of names equal)."""
+
+    timeout: float | None
+    cell_timeout: float | None
+    probe_timeout: float | None
+    memory_mb: int | None
+    max_processes: int | None
+    disk_mb: int | None
+
+
 @dataclass(frozen=True)
 class Rubric:
     """The whole rubric: what the assignment is, how each check counts, the limits."""
@@ -89,7 +104,7 @@ class Rubric:
     notebook: str  # the notebook's file name in a submission
     module: str  # the student's module, relative to the submission
     accuracy: AccuracyRule
-    limits: RunLimits
+    limits: SubmissionLimits
     checks: tuple[CheckSpec, ...]
     source: Path | None = None
 
@@ -105,11 +120,11 @@ class Rubric:
         """Points available without bonus."""
         return sum(spec.points for spec in self.checks if not spec.bonus)
 
-    def with_limits(self, **overrides: Any) -> Rubric:
+    def with_limits(self, **overrides: Unpack[LimitOverrides]) -> Rubric:
         """A copy with some limits replaced (None values are ignored); ConfigError for an
         unknown limit or one that is not positive."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        known = {f.name for f in fields(RunLimits)}
+        known = {f.name for f in fields(SubmissionLimits)}
         for key, value in given.items():
             if key not in known:
                 raise ConfigError(f"unknown limit {key!r}; known: {', '.join(sorted(known))}")
@@ -133,7 +148,7 @@ def _typed(table: Mapping[str, Any], cls: type, where: str, extra: dict[str, Any
                 raise ConfigError(f"{where}: {key} must be a number, not {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{where}: {key} must not be negative, NaN or infinite")
-            if value == 0 and cls is RunLimits:
+            if value == 0 and cls is SubmissionLimits:
                 raise ConfigError(f"{where}: {key} must be positive")
             if kind == "Fraction":
                 value = Fraction(str(value))
@@ -196,7 +211,7 @@ def load_rubric(path: Path) -> Rubric:
         notebook=assignment["notebook"],
         module=assignment["module"],
         accuracy=accuracy,
-        limits=_typed(data.get("limits", {}), RunLimits, f"{path}: [limits]", {}),
+        limits=_typed(data.get("limits", {}), SubmissionLimits, f"{path}: [limits]", {}),
         checks=tuple(checks),
         source=path,
     )

@@ -49,7 +49,7 @@ from grader.confine import hide_proc_entries, landlock_abi
 from grader.errors import SandboxError
 from grader.leftovers import MARKER, make_temp_dir, marker_value, temp_dir
 
-__all__ = ["Limits", "Mount", "SandboxResult", "isolation_available", "not_isolated_summary", "run_sandboxed"]
+__all__ = ["Mount", "SandboxLimits", "SandboxResult", "isolation_available", "not_isolated_summary", "run_sandboxed"]
 
 WORKSPACE = "/workspace"
 _HOME = "/tmp/home"
@@ -78,7 +78,7 @@ _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"
 
 
 @dataclass(frozen=True)
-class Limits:
+class SandboxLimits:
     """Resource limits for one sandboxed run, applied as rlimits (soft = hard) before exec.
 
     RLIMIT_NPROC counts the processes and threads of a *real uid*, not of one sandbox: the limit
@@ -122,7 +122,7 @@ class SandboxResult:
     stderr_tail: str  #: last 64 KiB of stderr, decoded with errors="replace"
     isolated: bool  #: True when bwrap isolated the run; False for the rlimit-only fallback
     note: str  #: how it ran; says loudly when it was NOT isolated, and why
-    over_disk: bool = False  #: it wrote more than `Limits.disk_mb` and the whole tree was killed
+    over_disk: bool = False  #: it wrote more than `SandboxLimits.disk_mb` and the whole tree was killed
 
 
 def _find_tool(name: str) -> str | None:
@@ -169,7 +169,7 @@ def _probe(bwrap: str | None, setpriv: str | None, as_root: bool) -> tuple[bool,
                 [sys.executable, "-c", "pass"],
                 Path(tmp),
                 (),
-                Limits(timeout=60),
+                SandboxLimits(timeout=60),
                 {},
                 DEFAULT_UID,
                 (bwrap, setpriv or ""),
@@ -188,7 +188,7 @@ def run_sandboxed(
     *,
     workdir: Path,
     mounts: Sequence[Mount] = (),
-    limits: Limits = Limits(),
+    limits: SandboxLimits = SandboxLimits(),
     env: Mapping[str, str] = {},
     isolation: Literal["auto", "bwrap", "none"] = "auto",
     uid: int | None = None,
@@ -252,7 +252,7 @@ class _Run:
     argv: list[str]
     workdir: Path
     mounts: tuple[Mount, ...]
-    limits: Limits
+    limits: SandboxLimits
     env: Mapping[str, str]
     uid: int  # who the command runs as under a root grader
     tools: tuple[str, str] | None  # (bwrap, setpriv) when isolated
@@ -399,7 +399,7 @@ def _note(run: _Run, report: Mapping[str, object]) -> str:
 
 def _execute(
     command: list[str], cwd: Path | None, env: dict[str, str], child_fds: list[int],
-    out_f: BinaryIO, err_f: BinaryIO, limits: Limits, written: Callable[[], int],
+    out_f: BinaryIO, err_f: BinaryIO, limits: SandboxLimits, written: Callable[[], int],
     info_r: int | None, marker: str | None,
 ) -> tuple[int | None, bool, bool, float]:  # fmt: skip
     """Run `command`, killing its whole tree at the time limit, once it has `written` more
@@ -464,7 +464,7 @@ def _disk_used(roots: Sequence[Path]) -> int:
 
 
 def _bwrap_args(
-    bwrap: str, workdir: Path, mounts: tuple[Mount, ...], limits: Limits,
+    bwrap: str, workdir: Path, mounts: tuple[Mount, ...], limits: SandboxLimits,
     info_fd: int, passwd_fd: int, group_fd: int,
 ) -> list[str]:  # fmt: skip
     """bwrap with its namespaces and the filesystem of the module docstring, up to `--`."""

@@ -19,10 +19,10 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from .checks.answers import answer_text, has_numbers
-from .checks.base import CellRecord
 from .checks.integrity import CHANGED, COURSE_RAN
 from .datasets.cifar import batches_dir, prepare_split
 from .errors import ConfigError
+from .evidence import CellRecord
 from .execute import load_submitted
 from .grading import Course, grade_submission
 from .intake import read_submission
@@ -30,7 +30,7 @@ from .leftovers import sweep, temp_dir
 from .notebooks import read_notebook
 from .project import cache_dir, starter_dir
 from .results import CheckResult, SubmissionResult
-from .rubric import RunLimits, load_rubric
+from .rubric import SubmissionLimits, load_rubric
 
 __all__ = ["SelfCheck", "run_self_check"]
 
@@ -44,7 +44,7 @@ class SelfCheck:
     result: SubmissionResult
     warnings: tuple[str, ...]
     quick: bool
-    limits: RunLimits  # what the student's code ran under: the grading limits
+    limits: SubmissionLimits  # what the student's code ran under: the grading limits
 
     @property
     def passed(self) -> bool:

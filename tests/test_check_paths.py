@@ -30,13 +30,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader.checks import CHECKS, Context, Evidence, run_checks
-from grader.checks.base import CellRecord, Harvest
-from grader.checks.handcalc import ANSWERS_FILE, load_answers
+from grader.checks import CHECKS, Context, run_checks
 from grader.datasets.cifar import PreparedSplit
+from grader.evidence import CellRecord, Evidence, Harvest, ProbeOutcome
 from grader.grading import open_course, reference_evidence
+from grader.handcalc import ANSWERS_FILE, load_answers
 from grader.notebooks import read_notebook
-from grader.probes import ProbeOutcome, plan_probes
+from grader.probe_plan import plan_probes
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader.checks import Context, Evidence
-from grader.checks.base import CellRecord, Harvest
+from grader.checks import Context
 from grader.checks.cifar import check_test, check_tuned, validation_accuracy
 from grader.datasets.cifar import PreparedSplit
+from grader.evidence import CellRecord, Evidence, Harvest
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.checks import handcalc
-from grader.checks.handcalc import Quantity, grade_answer, load_answers, read_numbers, with_answers
+from grader import handcalc
 from grader.errors import ConfigError
+from grader.handcalc import Quantity, grade_answer, load_answers, read_numbers, with_answers
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 ANSWERS = load_answers(SOLUTIONS / handcalc.ANSWERS_FILE)

@@ -14,10 +14,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.checks.base import WHOLE_LIMIT
 from grader.datasets.cifar import prepare_split
+from grader.evidence import WHOLE_LIMIT
 from grader.grading import Course, grade_submission
-from grader.harness import execute_notebook
+from grader.harness import notebook_runner
 from grader.intake import read_submission
 from grader.rubric import load_rubric
 
@@ -68,4 +68,4 @@ def test_a_search_past_a_limit_is_stopped_and_its_best_net_graded(tmp_path, cifa
 
 def test_the_harness_and_the_checks_name_the_whole_limit_alike():
     """The harness cannot import the grader (the sandbox hides it): the name is written twice."""
-    assert execute_notebook.WHOLE_LIMIT == WHOLE_LIMIT
+    assert notebook_runner.WHOLE_LIMIT == WHOLE_LIMIT

@@ -33,10 +33,11 @@ import yaml
 from grader.checks import netmath
 from grader.cli import main
 from grader.errors import ConfigError
+from grader.evidence import PARAM_NAMES
 from grader.generate import check_assignment, starter_files
 from grader.harness import probes as harness
 from grader.markers import find_regions, outside_regions
-from grader.probes import plan_probes
+from grader.probe_plan import plan_probes
 from grader.project import Project
 from grader.release import ENV_FILE, MANIFEST, README, install_command, write_release
 from grader.rubric import read_toml
@@ -207,7 +208,7 @@ def hidden_expected_values() -> list[float]:
             for array in outputs.values():
                 values.extend(np.asarray(array, dtype=float).ravel().tolist())
             if probe.name == "hidden-train-learn":  # the check's own expected loss after training
-                params = {n: outputs[f"params.{n}"] for n in netmath.PARAM_NAMES}
+                params = {n: outputs[f"params.{n}"] for n in PARAM_NAMES}
                 values.append(netmath.data_loss(params, probe.arrays["X"], probe.arrays["y"]))
     finally:
         np.random.set_state(state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from grader.checks import CHECKS, validate_rubric
 from grader.errors import ConfigError
-from grader.rubric import AccuracyRule, RunLimits, load_rubric
+from grader.rubric import AccuracyRule, LimitOverrides, SubmissionLimits, load_rubric
 
 REPO = Path(__file__).resolve().parents[1]
 RUBRIC = REPO / "solutions" / "rubric.toml"
@@ -110,7 +111,7 @@ def test_real_rubric_loads() -> None:
     assert rubric.source == RUBRIC
     assert (rubric.notebook, rubric.module) == ("toy_nn.ipynb", "hw3code/neural_net.py")
     assert rubric.accuracy == AccuracyRule(Fraction(23), Fraction(22), 50)
-    assert rubric.limits == RunLimits(2400.0, 900.0, 300.0, 8192, 256)
+    assert rubric.limits == SubmissionLimits(2400.0, 900.0, 300.0, 8192, 256)
     assert rubric.max_score == 100
     assert sum(s.points for s in rubric.checks if not s.bonus) == 100
     assert [s.id for s in rubric.checks if s.bonus] == ["bonus.softmax"]
@@ -172,7 +173,7 @@ def test_minimal_rubric_loads(tmp_path: Path) -> None:
         1e-7,
         "visible",
     )
-    assert rubric.limits.timeout == 600 and rubric.limits.cell_timeout == RunLimits().cell_timeout
+    assert rubric.limits.timeout == 600 and rubric.limits.cell_timeout == SubmissionLimits().cell_timeout
 
 
 MALFORMED = [
@@ -300,13 +301,17 @@ def test_with_limits_overrides_only_what_is_given() -> None:
     rubric = load_rubric(RUBRIC)
     faster = rubric.with_limits(timeout=5)
     assert faster.limits.timeout == 5
-    assert faster.limits == RunLimits(5, 900.0, 300.0, 8192, 256)
+    assert faster.limits == SubmissionLimits(5, 900.0, 300.0, 8192, 256)
     assert faster.checks == rubric.checks and faster.accuracy == rubric.accuracy
     assert rubric.limits.timeout == 2400  # the original is unchanged
+
+
+def test_the_limits_the_command_line_overrides_are_the_rubrics() -> None:
+    assert set(LimitOverrides.__annotations__) == {f.name for f in fields(SubmissionLimits)}
 
 
 def test_with_limits_ignores_none() -> None:
     rubric = load_rubric(RUBRIC)
     assert rubric.with_limits(timeout=None) == rubric
     both = rubric.with_limits(timeout=None, memory_mb=1024, cell_timeout=None)
-    assert both.limits == RunLimits(2400.0, 900.0, 300.0, 1024, 256)
+    assert both.limits == SubmissionLimits(2400.0, 900.0, 300.0, 1024, 256)

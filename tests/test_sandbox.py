@@ -23,7 +23,7 @@ from hostile_corpus import loopback_listeners, ports_of
 from grader import sandbox
 from grader.confine import landlock_abi, tasks_of
 from grader.errors import SandboxError
-from grader.sandbox import Limits, Mount, isolation_available, run_sandboxed
+from grader.sandbox import Mount, SandboxLimits, isolation_available, run_sandboxed
 
 AVAILABLE, WHY = isolation_available()
 needs_bwrap = pytest.mark.skipif(not AVAILABLE, reason=f"bwrap cannot sandbox here: {WHY}")
@@ -275,7 +275,7 @@ except OSError as e:
     filled = e.strerror
 print(json.dumps(filled))
 """
-    _, seen = probe(code, work, limits=Limits(tmp_mb=4))
+    _, seen = probe(code, work, limits=SandboxLimits(tmp_mb=4))
     assert seen == "No space left on device"
     assert not Path("/tmp/fill").exists()
 
@@ -295,7 +295,7 @@ nb = nbformat.read("nb.ipynb", as_version=4)
 NotebookClient(nb, timeout=60, kernel_name="python3").execute()
 print(json.dumps(nb.cells[0].outputs[0]["text"]))
 """
-    _, text = probe(runner, work, limits=Limits(timeout=120))
+    _, text = probe(runner, work, limits=SandboxLimits(timeout=120))
     assert text == "42\n"
 
 
@@ -306,7 +306,7 @@ print(json.dumps(nb.cells[0].outputs[0]["text"]))
 def test_timeout_kills_the_whole_tree_including_daemons(work: Path) -> None:
     marker = f"sandbox-test-{uuid.uuid4().hex}"
     start = time.monotonic()
-    result = run_sandboxed([PY, "-c", DAEMONIZE, marker, "300"], workdir=work, limits=Limits(timeout=2))
+    result = run_sandboxed([PY, "-c", DAEMONIZE, marker, "300"], workdir=work, limits=SandboxLimits(timeout=2))
     assert result.timed_out and result.returncode is None
     assert 2 <= result.duration < 8 and time.monotonic() - start < 10
     assert (work / "daemon-started").exists()
@@ -335,7 +335,7 @@ except MemoryError:
     ok = False
 print(json.dumps(ok))
 """
-    limits = Limits(memory_mb=256)
+    limits = SandboxLimits(memory_mb=256)
     small = run_sandboxed([PY, "-c", code, "64"], workdir=work, limits=limits)
     big = run_sandboxed([PY, "-c", code, "300"], workdir=work, limits=limits)
     assert (small.stdout_tail.strip(), big.stdout_tail.strip()) == ("true", "false")
@@ -357,7 +357,7 @@ print(json.dumps(dict(trace=float(np.trace(a @ np.linalg.inv(a))), enc=locale.ge
     _, seen = probe(code, work)
     assert abs(seen["trace"] - 300) < 1e-6 and seen["enc"] == "UTF-8"
     assert (work / "plot.png").stat().st_size > 1000
-    d = Limits()
+    d = SandboxLimits()
     assert seen["limits"] == {
         "AS": [d.memory_mb * 2**20] * 2,
         "NPROC": [d.max_processes] * 2,
@@ -379,7 +379,7 @@ def write(name, mb):
         return e.strerror
 print(json.dumps([write("small", 1), write("big", 3)]))
 """
-    _, seen = probe(code, work, limits=Limits(max_file_mb=2))
+    _, seen = probe(code, work, limits=SandboxLimits(max_file_mb=2))
     assert seen == ["ok", "File too large"]
     assert (work / "big").stat().st_size <= 2 * 2**20
 
@@ -400,7 +400,7 @@ except BlockingIOError as e:
 print(json.dumps(dict(children=children, error=error)))
 """
     start = time.monotonic()
-    _, seen = probe(code, work, limits=Limits(max_processes=50), uid=64102)
+    _, seen = probe(code, work, limits=SandboxLimits(max_processes=50), uid=64102)
     assert seen["error"] == "Resource temporarily unavailable"
     assert 40 <= seen["children"] < 50
     assert time.monotonic() - start < 10  # and the sleeping children died with the sandbox
@@ -411,7 +411,9 @@ def test_output_flood_goes_to_files_and_only_the_tail_comes_back(work: Path, tmp
     code = "import sys\nfor _ in range(50): sys.stdout.buffer.write(b'x' * 2**20)\nprint('END')"
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     start = time.monotonic()
-    result = run_sandboxed([PY, "-c", code], workdir=work, limits=Limits(timeout=20), stdout_path=out, stderr_path=err)
+    result = run_sandboxed(
+        [PY, "-c", code], workdir=work, limits=SandboxLimits(timeout=20), stdout_path=out, stderr_path=err
+    )
     assert result.returncode == 0 and time.monotonic() - start < 10  # a full pipe would hang
     assert result.stdout_tail.endswith("END\n") and len(result.stdout_tail) <= sandbox.TAIL_BYTES
     assert out.stat().st_size == 50 * 2**20 + 4 and err.read_bytes() == b""
@@ -499,7 +501,7 @@ print(json.dumps(dict(cwd=os.getcwd(), env=dict(os.environ), big_alloc=big_alloc
     big_file=big_file, data=open("cifar/batch").read(),
     core=resource.getrlimit(resource.RLIMIT_CORE))))
 """
-    limits = Limits(memory_mb=256, max_file_mb=2)
+    limits = SandboxLimits(memory_mb=256, max_file_mb=2)
     result, seen = probe(
         code,
         work,
@@ -523,7 +525,7 @@ def test_fallback_timeout_kills_the_group_and_daemons(work: Path) -> None:
     result = run_sandboxed(
         [PY, "-c", DAEMONIZE, marker, "300"],
         workdir=work,
-        limits=Limits(timeout=1.5),
+        limits=SandboxLimits(timeout=1.5),
         isolation="none",
     )
     assert result.timed_out and not result.isolated and result.duration < 6
@@ -681,6 +683,6 @@ def test_the_process_limit_counts_only_what_the_command_starts(work: Path) -> No
     before = tasks_of(os.getuid())
     assert before is not None and before >= 41
     code = "import resource, json; print(json.dumps(resource.getrlimit(resource.RLIMIT_NPROC)))"
-    _, (soft, hard) = probe(code, work, isolation="none", limits=Limits(max_processes=30))
+    _, (soft, hard) = probe(code, work, isolation="none", limits=SandboxLimits(max_processes=30))
     assert soft == hard and before - 1 + 30 <= soft <= before + 30 + 20  # (others may come and go)
     assert tasks_of(os.getuid(), proc=str(work / "no-proc-here")) is None  # macOS: not counted

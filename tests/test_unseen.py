@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.checks import Context, Evidence
-from grader.checks.base import Harvest
+from grader.checks import Context
 from grader.checks.integrity import binomial_tail, check_unseen
 from grader.datasets.cifar import PreparedSplit, prepare_split
+from grader.evidence import Evidence, Harvest
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]

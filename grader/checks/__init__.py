@@ -12,12 +12,13 @@ import traceback
 from collections.abc import Mapping
 
 from ..errors import ConfigError
+from ..evidence import Evidence
 from ..results import CheckResult
 from ..rubric import Rubric
 from . import answers, bonus, cifar, integrity, toy
-from .base import CheckFn, Context, Evidence, Item, outcome
+from .base import CheckFn, Context, Item, outcome
 
-__all__ = ["CHECKS", "Context", "Evidence", "run_checks", "validate_rubric"]
+__all__ = ["CHECKS", "Context", "run_checks", "validate_rubric"]
 
 CHECKS: Mapping[str, CheckFn] = {
     **answers.CHECKS,

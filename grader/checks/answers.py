@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from nbformat import NotebookNode
 
+from ..evidence import Evidence
+from ..handcalc import BACKWARD, FORWARD, Quantity, grade_answer, read_numbers, with_answers
 from ..notebooks import answer_role
 from ..results import CheckResult
 from ..rubric import CheckSpec
-from .base import Context, Evidence, Item, hidden_skipped, outcome
-from .handcalc import BACKWARD, FORWARD, Quantity, grade_answer, read_numbers, with_answers
+from .base import Context, Item, hidden_skipped, outcome
 
 __all__ = ["CHECKS", "answer_text", "has_numbers"]
 

@@ -1,9 +1,9 @@
-"""What every check reads (`Evidence`, `Context`) and how it reports (`outcome`).
+"""What every check compares against (`Context`) and how it reports (`outcome`).
 
 A check is a function `(spec, evidence, context) -> CheckResult`. It never runs
-student code: it reads what the sandboxed run left behind (`Evidence`), compares it
-with the public values the notebook prints or with the reference solution's run
-on the same inputs (`Context.reference`), and says what it found.
+student code: it reads what the sandboxed run left behind (`grader.evidence.Evidence`),
+compares it with the public values the notebook prints or with the reference solution's
+run on the same inputs (`Context.reference`), and says what it found.
 """
 
 from __future__ import annotations
@@ -16,92 +16,20 @@ import numpy as np
 from nbformat import NotebookNode
 
 from ..datasets.cifar import PreparedSplit
-from ..probes import ProbeOutcome, ProbeSpec
+from ..evidence import Evidence
+from ..probe_plan import ProbeSpec
 from ..results import CheckResult
 from ..rubric import CheckSpec, Rubric
 
 __all__ = [
-    "WHOLE_LIMIT",
-    "CellRecord",
     "CheckFn",
     "Context",
-    "Evidence",
-    "Harvest",
     "Item",
     "hidden_skipped",
     "outcome",
     "rel_error",
     "why_not_compared",
 ]
-
-
-# The `ename` the harness gives a cell stopped by the submission's whole time limit rather than
-# by its own (harness/execute_notebook.py writes it; a test keeps the two equal).
-WHOLE_LIMIT = "SubmissionTimeLimit"
-
-
-@dataclass(frozen=True)
-class CellRecord:
-    """How one code cell of the student's notebook ran."""
-
-    index: int  # position in the notebook, 0-based
-    cell_id: str
-    status: str  # ok, error, timeout, dead, not-run
-    seconds: float = 0.0
-    ename: str = ""
-    evalue: str = ""
-    traceback: str = ""
-
-    @property
-    def stopped_by_whole_limit(self) -> bool:
-        """The cell timed out because the whole submission ran out of time, not the cell."""
-        return self.status == "timeout" and self.ename == WHOLE_LIMIT
-
-    def describe(self) -> str:
-        """`cell 31 (cifar-search) raised NameError: name 'x' is not defined`."""
-        where = f"cell {self.index + 1} ({self.cell_id})"
-        if self.status == "error":
-            return f"{where} raised {self.ename}: {self.evalue}".strip()
-        if self.status == "timeout":
-            limit = "the whole submission's limit" if self.stopped_by_whole_limit else "the limit for one cell"
-            return f"{where} ran out of time: it ran past {limit} and was stopped"
-        if self.status == "dead":
-            return (
-                f"{where}: the kernel died while running it (a crash, memory running out, or code that exits "
-                "or kills itself); the cells after it did not run"
-            )
-        if self.status == "not-run":
-            return f"{where} did not run: {self.evalue or 'the notebook stopped before it'}"
-        return f"{where}: {self.evalue or self.status}"
-
-
-@dataclass(frozen=True)
-class Harvest:
-    """The notebook's objects after its last cell, validated: params and numbers."""
-
-    nets: Mapping[str, Mapping[str, np.ndarray]]  # "best_net" -> {"W1": ..., ...}
-    notes: Mapping[str, str]  # why a net is missing ("missing", "has no params dict", ...)
-    numbers: Mapping[str, float | None]  # test_acc, best_valid_acc, val_acc
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Everything one run of a submission left behind, validated."""
-
-    probes: Mapping[str, ProbeOutcome] = field(default_factory=dict)
-    cells: tuple[CellRecord, ...] = ()
-    harvest: Harvest | None = None
-    notebook: NotebookNode | None = None  # as submitted (answers and integrity read it)
-    module_source: str | None = None
-    run_problem: str = ""  # why the run as a whole failed (timeout, sandbox error), if it did
-
-    def probe(self, name: str) -> ProbeOutcome:
-        """The outcome of probe `name` (`missing` if it never reported)."""
-        return self.probes.get(name) or ProbeOutcome("missing", error=self.run_problem or "not run")
-
-    def failed_cells(self) -> list[CellRecord]:
-        """Cells that raised, timed out or never ran."""
-        return [c for c in self.cells if c.status != "ok"]
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 
+from ..evidence import Evidence
 from ..results import CheckResult
 from ..rubric import CheckSpec
-from .base import Context, Evidence, Item, outcome, rel_error, why_not_compared
+from .base import Context, Item, outcome, rel_error, why_not_compared
 
 __all__ = ["CHECKS"]
 

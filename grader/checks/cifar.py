@@ -12,10 +12,11 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..evidence import PARAM_NAMES, Evidence
 from ..results import CheckResult
 from ..rubric import CheckSpec
 from . import netmath
-from .base import Context, Evidence, Item, hidden_skipped, outcome
+from .base import Context, Item, hidden_skipped, outcome
 from .toy import probe_failure
 
 __all__ = ["CHECKS", "correct_on", "net_problem", "validation_accuracy"]
@@ -102,14 +103,14 @@ def check_baseline(spec: CheckSpec, evidence: Evidence, context: Context) -> Che
     probe, ref = evidence.probe("cifar-baseline"), context.reference.probe("cifar-baseline")
     if not probe.ok:
         return probe_failure(spec, "cifar-baseline", probe)
-    params = {n: probe.arrays.get(f"params.{n}") for n in netmath.PARAM_NAMES}
+    params = {n: probe.arrays.get(f"params.{n}") for n in PARAM_NAMES}
     if any(p is None for p in params.values()):
         return outcome(spec, [Item("params", False, note="train left no params")], "train left no parameters")
     problem = net_problem(params)
     if problem:
         return outcome(spec, [Item("params", False, note=problem)], f"after training, {problem}")
     correct, total = correct_on(params, context, "val")
-    ref_correct, _ = correct_on({n: ref.arrays[f"params.{n}"] for n in netmath.PARAM_NAMES}, context, "val")
+    ref_correct, _ = correct_on({n: ref.arrays[f"params.{n}"] for n in PARAM_NAMES}, context, "val")
     student, expected = correct / total, ref_correct / total
     ok = abs(student - expected) <= spec.tolerance
     item = Item(

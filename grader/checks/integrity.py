@@ -18,11 +18,12 @@ import difflib
 import math
 
 from ..errors import MarkerError
+from ..evidence import Evidence
 from ..markers import outside_regions
 from ..notebooks import is_given, match_cells
 from ..results import CheckResult
 from ..rubric import CheckSpec
-from .base import Context, Evidence, Item, outcome
+from .base import Context, Item, outcome
 from .cifar import correct_on, net_problem
 
 __all__ = ["CHANGED", "CHECKS", "COURSE_RAN", "binomial_tail"]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..probes import ProbeOutcome
+from ..evidence import PARAM_NAMES, Evidence, ProbeOutcome
 from ..results import CheckResult
 from ..rubric import CheckSpec
 from . import netmath
-from .base import Context, Evidence, Item, hidden_skipped, outcome, rel_error, why_not_compared
+from .base import Context, Item, hidden_skipped, outcome, rel_error, why_not_compared
 
 __all__ = ["CHECKS"]
 
@@ -148,7 +148,7 @@ def check_gradients(spec: CheckSpec, evidence: Evidence, context: Context) -> Ch
     if not probe.ok:
         return probe_failure(spec, "toy-loss", probe)
     items = []
-    for name in netmath.PARAM_NAMES:
+    for name in PARAM_NAMES:
         analytic, numeric = probe.arrays[f"grads.{name}"], probe.arrays[f"numgrads.{name}"]
         if analytic.shape != numeric.shape:
             items.append(Item(name, False, note=_shape_note(analytic, numeric.shape)))
@@ -165,7 +165,7 @@ def check_gradients(spec: CheckSpec, evidence: Evidence, context: Context) -> Ch
 
 def check_gradients_hidden(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:
     """Analytic gradients on other data and reg values, against the reference's."""
-    pairs = [(f"hidden-loss-{i}", f"grads.{name}") for i in HIDDEN_CASES for name in netmath.PARAM_NAMES]
+    pairs = [(f"hidden-loss-{i}", f"grads.{name}") for i in HIDDEN_CASES for name in PARAM_NAMES]
     return _hidden_items(spec, evidence, context, pairs)
 
 
@@ -199,7 +199,7 @@ def check_train(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckR
 
 
 def _trained_loss(probe: ProbeOutcome, X: np.ndarray, y: np.ndarray) -> float:
-    params = {name: probe.arrays.get(f"params.{name}") for name in netmath.PARAM_NAMES}
+    params = {name: probe.arrays.get(f"params.{name}") for name in PARAM_NAMES}
     shapes_ok = all(p is not None and np.all(np.isfinite(p)) for p in params.values())
     try:
         return netmath.data_loss(params, X, y) if shapes_ok else float("inf")
@@ -212,7 +212,7 @@ def check_train_hidden(spec: CheckSpec, evidence: Evidence, context: Context) ->
     lengths, and learning on separable clusters (at least near the reference)."""
     if context.reference is None:
         return hidden_skipped(spec)
-    keys = [f"params.{n}" for n in netmath.PARAM_NAMES] + ["stats.loss_history"]
+    keys = [f"params.{n}" for n in PARAM_NAMES] + ["stats.loss_history"]
     items = _comparisons(evidence, context.reference, [("hidden-train-exact", k) for k in keys], spec.tolerance)
     probe, ref = evidence.probe("hidden-train-learn"), context.reference.probe("hidden-train-learn")
     if not probe.ok:

@@ -64,7 +64,7 @@ def _run_probes(job_path, job, deadline):
 
 def _run_notebook(job, deadline, kept):
     sys.path.insert(0, str(HERE))
-    from execute_notebook import run_notebook
+    from notebook_runner import run_notebook
 
     started = time.monotonic()
     try:

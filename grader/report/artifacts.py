@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks.base import Evidence
+from ..evidence import Evidence
 from ..fsutil import atomic_write_bytes
 
 __all__ = ["ARTIFACTS", "load_artifacts", "save_artifacts", "weight_grid"]

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from .evidence import ProbeOutcome
+
 __all__ = [
     "BASELINE_SETTINGS",
-    "ProbeOutcome",
     "ProbeSpec",
     "plan_probes",
     "read_outcomes",
@@ -51,28 +52,6 @@ class ProbeSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
     timeout: float = 60.0  # seconds
-
-
-@dataclass(frozen=True)
-class ProbeOutcome:
-    """What one probe gave back: `ok`, `error`, `timeout` or `missing`, and its arrays."""
-
-    status: str
-    arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
-    error: str = ""
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when the probe ran to the end and its outputs were readable."""
-        return self.status == "ok"
-
-    def summary(self) -> str:
-        """One line for a check's message: the last line of the error, or the status."""
-        if self.ok:
-            return "ok"
-        last = self.error.strip().splitlines()[-1] if self.error.strip() else self.status
-        return {"timeout": "ran out of time", "missing": "did not run"}.get(self.status, last)
 
 
 def _params(rng: np.random.Generator, D: int, H: int, C: int, scale: float) -> dict[str, np.ndarray]:

@@ -2,7 +2,8 @@
 
 Students answer in Markdown cells, in every style: plain text, inline or display LaTeX,
 ``\\boxed{}``, ``bmatrix``, ``1.23 \\times 10^{-4}``, decimal commas (``0,4321``), bullets, whole
-lines of work before the result. Reading one answer is five steps, in this order in the file:
+lines of work before the result. Reading one answer is five steps, in this order in the file
+(the quantities and their labels are in `quantities`):
 
 1. ``_normalise``: LaTeX and unicode into one plain form. Matrices become nested ``[..]`` lists,
    ``\\frac{a}{b}`` becomes ``(a)/(b)``, scientific notation becomes ``1.23e-4``, ``\\boxed{..}``
@@ -23,28 +24,13 @@ quantity, or used as an operand in the work, never counts.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeAlias
 
-from ..errors import ConfigError
-from ..rubric import read_toml
+from .quantities import BACKWARD, FORWARD, OTHER_NAMES, Expected, Quantity, render_value
 
-__all__ = [
-    "ANSWERS_FILE",
-    "BACKWARD",
-    "FORWARD",
-    "Number",
-    "Quantity",
-    "QuantityResult",
-    "grade_answer",
-    "load_answers",
-    "read_numbers",
-    "with_answers",
-]
-
-Expected: TypeAlias = "float | tuple[float, ...] | tuple[tuple[float, ...], ...]"
+__all__ = ["Number", "QuantityResult", "grade_answer", "read_numbers"]
 
 
 @dataclass(frozen=True)
@@ -59,25 +45,6 @@ class Number:
 
 
 Found: TypeAlias = "Number | tuple[Found, ...]"
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """One value Section 1 asks for: what it is called, how students label it, its correct value.
-
-    The correct values are not part of this package (students install it for `grader check`):
-    they come from the solution's `handcalc.toml` through `load_answers` and `with_answers`.
-    """
-
-    name: str  # stable id: "x1", "db2"
-    label: str  # for people: "x⁽¹⁾", "∂l/∂b⁽²⁾"
-    patterns: tuple[str, ...]  # regexes over the normalised text that name this quantity
-    expected: Expected | None = None  # a float, a vector or a matrix (rows of the matrix)
-
-    @property
-    def expected_text(self) -> str:
-        """The correct value to 5 significant digits: ``[0.43210, 0.45670]``."""
-        return _render(self.expected)
 
 
 @dataclass(frozen=True)
@@ -200,58 +167,6 @@ def _normalise(text: str) -> str:
 
 # ---------------------------------------------------------------- 2. labels
 
-_IDX = r"(?:_\{[a-z]{1,2}\})?"  # W_k^{(1)}: an index letter is fine, W_{11} is an entry
-_LOSS = r"(?:loss|l|L|J|E_\{total\}|E)"
-_BARE = r"(?<![A-Za-z\\∂'])"
-
-
-def _sym(letters: str, n: int) -> str:
-    """``x^{1}``, ``x_{1}``, ``x(1)``, ``x1``, ``W_{k}^{1}``; not ``x^{1}_{2}``, an entry."""
-    return rf"(?:{letters}){_IDX}(?:\^\{{{n}\}}|_\{{{n}\}}|\({n}\)|{n}){_IDX}(?![\w^_'])"
-
-
-def _grad(letters: str, n: int) -> tuple[str, ...]:
-    p = _sym(letters, n)
-    return (
-        rf"\(?\s*[∂d]\s*{_LOSS}\s*\)?\s*/\s*\(?\s*[∂d]\s*{p}\s*\)?",  # ∂l/∂W2, (∂ l)/(∂ W^{2})
-        rf"[∇∂]\s*_\{{\s*{p}\s*\}}(?:\s*{_LOSS}(?![\w]))?",  # ∇_{W^{2}} l
-        rf"(?<![A-Za-z\\])(?:d|Δ\s*){p}",  # dW2 (cs231n style), ΔW2 (the question's "update")
-        rf"{p}\s+(?i:grad(?:ient)?)",
-        rf"(?i:grad(?:ient)?s?\s+(?:of\s+(?:the\s+)?(?:loss|l)\s+)?(?:with\s+respect\s+to|w\.?r\.?t\.?|wrt|for|of|on)\s+(?:the\s+)?){p}",
-    )
-
-
-# Names of things that are not asked for (∂l/∂z2, dx2/dz2, ∂l/∂W_{11}): they end a subject.
-_OTHER = (
-    r"\(?\s*∂\s*[^\s/()=]{1,12}\s*\)?\s*/\s*\(?\s*∂\s*[^\s/()=,]{1,16}\s*\)?",
-    r"(?<![A-Za-z\\])\(?d[A-Za-zŷσδ][^\s/()=,]{0,10}\)?\s*/\s*\(?d[A-Za-zŷσδ][^\s/()=,]{0,12}\)?",
-)
-_HIDDEN = r"(?i:hidden(?:[\s-]+layer)?(?:\s+(?:output|activation|value)s?)?|(?:output|activation)s?\s+of\s+(?:the\s+)?hidden(?:\s+layer)?)"  # noqa: E501
-_LOSS_WORDS = r"(?i:\b(?:loss|cost)(?:\s+function)?\b)|\bMSE\b"
-_OUTPUT = r"(?i:(?:final\s+)?output(?:\s+layer)?(?:\s+(?:output|activation|value))?|prediction)"
-
-_X1 = (_BARE + _sym("x|a|h", 1), _BARE + r"h(?![\w^_'])", _HIDDEN)
-_X2 = (_BARE + _sym("x|a", 2), r"ŷ|y_\{(?:hat|pred)\}|\byhat\b", _OUTPUT)
-_L = (_BARE + r"[lLJ](?:\s*\([^()=\n]*\))?(?![\w'])", r"(?<![A-Za-z])E_\{total\}", _LOSS_WORDS)
-
-FORWARD: tuple[Quantity, ...] = (
-    Quantity("x1", "x⁽¹⁾", _X1),
-    Quantity("x2", "x⁽²⁾", _X2),
-    Quantity("loss", "l", _L),
-)
-"""Section 1.3.1, the forward pass: hidden activations, output, loss."""
-
-BACKWARD: tuple[Quantity, ...] = (
-    Quantity("dW2", "∂l/∂W⁽²⁾", _grad("W|w", 2)),
-    Quantity("db2", "∂l/∂b⁽²⁾", _grad("b", 2)),
-    Quantity("dW1", "∂l/∂W⁽¹⁾", _grad("W|w", 1)),
-    Quantity("db1", "∂l/∂b⁽¹⁾", _grad("b", 1)),
-)
-"""Section 1.3.2, the backward pass: the gradients, each the shape of its parameter."""
-
-ANSWERS_FILE = "handcalc.toml"
-"""The correct values, in the solution folder: `generate` never carries it into the starter."""
-
 
 def _label_spans(text: str, quantities: Sequence[Quantity]) -> list[tuple[int, int, str | None]]:
     """Non-overlapping (start, end, quantity name or None) of every label in `text`.
@@ -261,7 +176,7 @@ def _label_spans(text: str, quantities: Sequence[Quantity]) -> list[tuple[int, i
     """
     graded = {q.name for q in quantities}
     known = [*quantities, *(q for q in FORWARD + BACKWARD if q.name not in graded)]
-    table = [*((q.name, q.patterns) for q in known), (None, _OTHER)]
+    table = [*((q.name, q.patterns) for q in known), (None, OTHER_NAMES)]
     found = []
     for rank, (name, patterns) in enumerate(table):
         for m in (m for p in patterns for m in re.finditer(p, text) if m[0].strip()):
@@ -479,12 +394,6 @@ def _describe(shape: tuple[int, ...]) -> str:
     return "a matrix" if -1 in shape else f"a {shape[0]}×{shape[1]} matrix"
 
 
-def _render(value: object) -> str:
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_render(v) for v in value) + "]"
-    return value.text if isinstance(value, Number) else format(value, "#.5g")
-
-
 def _values(value: Found) -> float | tuple:
     return tuple(_values(v) for v in value) if isinstance(value, tuple) else value.value
 
@@ -521,7 +430,7 @@ def _judge(found: Found, q: Quantity, rtol: float) -> tuple[bool, str, str]:
     """Whether `found` is `q`'s correct value, a one-line message saying so (with the
     correct value), and what is wrong in words that do not give the correct value away."""
     found = _squeeze(found)
-    text, want, shape = _render(found), q.expected_text, _shape(q.expected)
+    text, want, shape = render_value(found), q.expected_text, _shape(q.expected)
     if _shape(found) != shape:
         return (
             False,
@@ -579,7 +488,7 @@ def _unlabelled(q: Quantity, eligible: list[_Candidate], rtol: float) -> Found |
 
 def _result(q: Quantity, value: Found, verdict: tuple[bool, str, str], where: str) -> QuantityResult:
     ok, message, problem = verdict
-    return QuantityResult(q, _render(_squeeze(value)), _values(value), ok, message, where, problem)
+    return QuantityResult(q, render_value(_squeeze(value)), _values(value), ok, message, where, problem)
 
 
 def _grade_one(q: Quantity, found: list[_Candidate], rtol: float) -> QuantityResult:
@@ -635,41 +544,3 @@ def grade_answer(text: str, quantities: Sequence[Quantity], rtol: float = 0.01) 
     canon = _normalise(text)
     found = _attribute(_lex(canon, _label_spans(canon, quantities)))
     return tuple(_grade_one(q, found, rtol) for q in quantities)
-
-
-def load_answers(path: Path) -> dict[str, Expected]:
-    """The correct value of every Section 1 quantity, by name, from the solution's ANSWERS_FILE.
-
-    A ConfigError names the file and the key when one is missing, unknown or not a number, a
-    list of numbers or a list of equally long rows of numbers.
-    """
-    data = read_toml(path, "the correct Section 1 values")
-    names = [q.name for q in FORWARD + BACKWARD]
-    unknown, missing = sorted(set(data) - set(names)), [n for n in names if n not in data]
-    if unknown or missing:
-        problems = [f"unknown key(s) {', '.join(unknown)}"] * bool(unknown)
-        problems += [f"missing {', '.join(missing)}"] * bool(missing)
-        raise ConfigError(f"{path}: {'; '.join(problems)} (one key per quantity: {', '.join(names)})")
-    return {name: _answer(data[name], f"{path}: {name}") for name in names}
-
-
-def _answer(value: object, where: str) -> Expected:
-    def number(v: object) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ConfigError(f"{where}: {v!r} is not a number")
-        return float(v)
-
-    if not isinstance(value, list):
-        return number(value)
-    if value and all(isinstance(row, list) for row in value):
-        if len({len(row) for row in value}) != 1:  # type: ignore[arg-type]
-            raise ConfigError(f"{where}: the rows of a matrix must be equally long")
-        return tuple(tuple(number(v) for v in row) for row in value)  # type: ignore[union-attr]
-    if not value:
-        raise ConfigError(f"{where}: an empty list is no value")
-    return tuple(number(v) for v in value)
-
-
-def with_answers(quantities: Sequence[Quantity], answers: Mapping[str, Expected]) -> tuple[Quantity, ...]:
-    """`quantities` carrying their correct values from `answers` (as `load_answers` reads them)."""
-    return tuple(replace(q, expected=answers[q.name]) for q in quantities)
