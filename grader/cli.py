@@ -122,44 +122,11 @@ def _progress(done: int, total: int, result: SubmissionResult, reused: bool) -> 
     print(line, file=sys.stderr, flush=True)
 
 
-def _summary(results: Sequence[SubmissionResult], descriptions: dict[str, str] | None = None) -> str:
-    groups = ("handcalc", "toy", "cifar", "bonus", "questions")
-    header = f"{'student':<20} {'total':>15} " + " ".join(f"{g:>9}" for g in groups) + f" {'val acc':>8}"
-    lines = [header, "-" * len(header)]
-    for r in results:
-        cells = []
-        for group in groups:
-            mine = [c for c in r.checks if c.id.split(".")[0] == group]
-            pending = sum(c.max_score for c in mine if c.status == "pending")
-            score = f"{sum(c.score for c in mine):.4g}/{sum(c.counted_max for c in mine):g}"
-            if mine and all(c.status == "skipped" for c in mine):
-                score = "skipped"
-            cells.append("pending" if pending and pending == sum(c.max_score for c in mine) else score)
-        total = f"{r.score:.4g}/{r.max_score:g}" + ("*" if r.pending_points else "")
-        accuracy = "-" if r.validation_accuracy is None else f"{r.validation_accuracy:.1%}"
-        lines.append(f"{r.student:<20} {total:>15} " + " ".join(f"{c:>9}" for c in cells) + f" {accuracy:>8}")
-        if descriptions and r.student in descriptions:
-            lines.append(f"  {descriptions[r.student]}")
-        flagged = [c.message for c in r.checks if c.status == "flagged"]
-        for problem in [*r.problems, *flagged]:
-            lines.append(f"  ! {problem}")
-    skipped = {r.skipped_points for r in results} - {0}
-    if skipped:
-        lines.append(
-            f"skipped checks ({', '.join(f'{p:g}' for p in sorted(skipped))} points) were not run and count in no total"
-        )
-    if any(r.pending_points for r in results):
-        lines.append(
-            "* manual checks (the free-text questions) wait for a TA: score a copy of OUT/questions.csv, "
-            "then grader report OUT --manual-scores FILE"
-        )
-    return "\n".join(lines)
-
-
 def _cmd_grade(args: argparse.Namespace) -> int:
     from .gradebook import read_manual_scores
     from .grading import default_jobs, grade_batch, open_course
     from .project import cache_dir
+    from .report.console import grade_table
 
     project = None if (args.solution and args.assignment) else _project(args)
     course = open_course(
@@ -186,7 +153,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         manual_source=args.manual_scores or "",
         progress=_progress,
     )
-    print(_summary(batch.results))
+    print(grade_table(batch.results))
     print(
         f"\ngraded {len(batch.results)} submission(s) in {batch.seconds:.0f} s "
         f"({len(batch.reused)} unchanged and kept); gradebook: {args.out / 'gradebook.csv'}"
@@ -198,11 +165,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .report.console import grade_table
 
     batch, descriptions = run_demo(
         _project(args), args.out, jobs=args.jobs, force=args.force, profile=args.profile, progress=_progress
     )
-    print(_summary(batch.results, descriptions))
+    print(grade_table(batch.results, descriptions))
     print(
         f"\ngraded {len(batch.results)} example submissions in {batch.seconds:.0f} s; "
         f"results in {args.out}/<student>/results.json, gradebook in {args.out / 'gradebook.csv'}; "

@@ -135,6 +135,19 @@ def test_validate_rubric_names_unknown_and_missing_checks(tmp_path: Path) -> Non
     assert str(caught.value) == f"{path}: unknown check(s) toy.los; no entry for toy.loss"
 
 
+def test_a_check_of_no_family_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check must show somewhere: one whose id names no family would count in the total and be
+    missing from every report."""
+    monkeypatch.setitem(CHECKS, "speed.fast", CHECKS["toy.loss"])
+    path = tmp_path / "rubric.toml"
+    path.write_text(RUBRIC.read_text(encoding="utf-8") + '\n[checks."speed.fast"]\nname = "Fast"\npoints = 1\n')
+    with pytest.raises(ConfigError) as caught:
+        validate_rubric(load_rubric(path))
+    assert str(caught.value) == (
+        f"{path}: no family for speed.fast (an id starts with one of handcalc, toy, cifar, bonus, questions, integrity)"
+    )
+
+
 def test_the_starter_carries_the_same_rubric() -> None:
     assert load_rubric(REPO / "assignment" / "rubric.toml").checks == load_rubric(RUBRIC).checks
 

@@ -17,6 +17,7 @@ from ..results import CheckResult
 from ..rubric import Rubric
 from . import answers, bonus, cifar, integrity, toy
 from .base import CheckFn, Context, Item, outcome
+from .families import FAMILIES, family_of
 
 __all__ = ["CHECKS", "Context", "run_checks", "validate_rubric"]
 
@@ -30,13 +31,19 @@ CHECKS: Mapping[str, CheckFn] = {
 
 
 def validate_rubric(rubric: Rubric) -> None:
-    """Every check has a rubric entry and every rubric entry is a check; else ConfigError."""
+    """Every check has a rubric entry, every rubric entry is a check, and each is of a family
+    (`checks.families`, where the report shows it); else ConfigError."""
     listed = {spec.id for spec in rubric.checks}
     unknown, missing = listed - CHECKS.keys(), CHECKS.keys() - listed
-    if unknown or missing:
+    known_families = [f.key for f in FAMILIES]
+    homeless = sorted(i for i in listed if family_of(i) not in known_families)
+    if unknown or missing or homeless:
         parts = [
             f"unknown check(s) {', '.join(sorted(unknown))}" if unknown else "",
             f"no entry for {', '.join(sorted(missing))}" if missing else "",
+            f"no family for {', '.join(homeless)} (an id starts with one of {', '.join(known_families)})"
+            if homeless
+            else "",
         ]
         raise ConfigError(f"{rubric.source}: " + "; ".join(p for p in parts if p))
 

@@ -26,6 +26,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from ..checks.families import FAMILIES, family_of
 from ..project import templates_dir
 from ..results import CheckResult, SubmissionResult
 from ..rubric import AccuracyRule
@@ -33,16 +34,6 @@ from ..rubric import AccuracyRule
 __all__ = ["ClassRow", "render_class_summary", "render_questions", "render_student_report"]
 
 log = logging.getLogger(__name__)
-
-# A check's family, for the report's sections and the summary's groups.
-FAMILIES = {
-    "handcalc": "Section 1: backprop by hand",
-    "toy": "Toy model",
-    "cifar": "CIFAR-10",
-    "bonus": "Bonus",
-    "questions": "Questions (graded by a TA)",
-    "integrity": "Integrity",
-}
 
 
 @dataclass(frozen=True)
@@ -185,7 +176,7 @@ def _check_view(check: CheckResult, student_view: bool) -> CheckView:
     secret = student_view and not check.public
     return CheckView(
         result=check,
-        family=check.id.split(".")[0],
+        family=family_of(check.id),
         rows=_rows(check, student_view),
         expected=Value("hidden") if secret and check.expected is not None else _value(check.expected),
         observed=_value(check.observed),
@@ -259,7 +250,7 @@ def render_student_report(
     solution's saved arrays) is drawn beside the student's, except in the student view.
     `stamp` (the result's digest) goes into a `<meta name="grader-result">` of its head."""
     checks = [_check_view(c, student_view) for c in result.checks]
-    families = [(key, name, [c for c in checks if c.family == key]) for key, name in FAMILIES.items()]
+    families = [(f.key, f.title, [c for c in checks if c.family == f.key]) for f in FAMILIES]
     # The reference's curves end at the expected value of a hidden check (cifar.baseline):
     # the student view draws nothing of the reference, so it cannot be read off a chart.
     figures = _figures(result, artifacts, {} if student_view else reference, rule)
