@@ -75,6 +75,7 @@ class ProbeOutcome:
     arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
     error: str = ""
     seconds: float = 0.0
+    not_implemented: bool = False  # it failed because a function still returns None, as in the starter
 
     @property
     def ok(self) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .fsutil import atomic_write_text
-from .results import CheckResult, SubmissionResult, write_result
+from .results import CheckResult, GraderScore, SubmissionResult, status_for, write_result
 
 __all__ = [
     "LEDGER",
@@ -37,7 +37,7 @@ __all__ = [
 
 LEDGER = "manual-scores.csv"  # in OUT: every TA score merged so far
 
-_SCORED_BY_TA = "scored by a TA"  # how a merged manual score's message begins
+_SCORED_BY_TA = "scored by a TA"  # how a merged score's message begins
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,13 @@ def apply_manual_scores(
             raise ConfigError(
                 f"{source}: {score.student} {score.check}: {score.score:g} is outside 0..{check.max_score:g}"
             )
-        status = "passed" if score.score >= check.max_score else "partial" if score.score > 0 else "failed"
+        status = status_for(score.score / check.max_score if check.max_score else 1.0)
         message = f"{_SCORED_BY_TA}: {score.score:g}/{check.max_score:g}" + (
             f"; {score.comment}" if score.comment else ""
         )
-        automatic = None
-        if not check.manual:
-            automatic = check.automatic or {"score": check.score, "status": check.status, "message": check.message}
-            message += f" (the grader gave {automatic['score']:g}: {automatic['message']})"
+        automatic = check.automatic or GraderScore(check.score, check.status, check.message)
+        if not check.manual:  # a free-text answer's own verdict (awaiting a TA) says nothing
+            message += f" (the grader gave {automatic.score:g}: {automatic.message})"
         scored = replace(check, score=score.score, status=status, message=message, automatic=automatic)
         updated[score.student] = result.with_checks([scored])
     return [updated[r.student] for r in results]
@@ -204,7 +203,7 @@ def write_question_sheet(results: Sequence[SubmissionResult], path: Path) -> Non
     for r in results:
         for check in (c for c in r.checks if c.manual):
             status = check.status if check.answer else "no answer found"
-            if check.message.startswith(_SCORED_BY_TA):
+            if check.automatic is not None:  # a TA scored it: the sheet says how
                 status = check.message
             rows.append([r.student, check.id, "", "", _points(check.max_score), status, _text(check.answer)])
     _write_csv(path, ["student", "check", "score", "comment", "max_points", "status", "answer"], rows)

@@ -179,6 +179,7 @@ def read_outcomes(
                 "timeout" if status.get("status") == "timeout" else "error",
                 error=str(status.get("error", ""))[-6000:],
                 seconds=_seconds(status),
+                not_implemented=status.get("not_implemented") is True,
             )
         else:
             outcomes[probe.name] = _read_arrays(folder / f"{probe.name}.npz", _seconds(status))

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -25,9 +25,13 @@ from .fsutil import atomic_write_text
 __all__ = [
     "STATUSES",
     "CheckResult",
+    "GraderScore",
+    "Item",
+    "Status",
     "SubmissionResult",
     "jsonable",
     "read_result",
+    "status_for",
     "write_result",
 ]
 
@@ -35,8 +39,14 @@ __all__ = [
 # pending: waits for a TA's manual score; flagged: an integrity finding for the TA;
 # skipped: not run here (hidden checks in a student's self-check, the CIFAR-10 checks when
 # grading without the data on purpose); a skipped check counts in no maximum.
-STATUSES = ("passed", "partial", "failed", "error", "pending", "flagged", "skipped")
+Status = Literal["passed", "partial", "failed", "error", "pending", "flagged", "skipped"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 RESULTS_VERSION = 1
+
+
+def status_for(fraction: float) -> Status:
+    """The status of a score that is `fraction` of the points: passed, partial or failed."""
+    return "passed" if fraction >= 1 else "partial" if fraction > 0 else "failed"
 
 
 def jsonable(value: Any) -> Any:
@@ -56,24 +66,77 @@ def jsonable(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Item:
+    """One compared quantity inside a check: a row of the report's table."""
+
+    label: str
+    ok: bool
+    expected: Any = None
+    observed: Any = None
+    note: str = ""
+    hidden: bool = False  # its expected value must never reach a student
+
+    def as_dict(self) -> dict[str, Any]:
+        """The item as a `details` row of results.json."""
+        return {
+            "label": self.label,
+            "ok": self.ok,
+            "expected": self.expected,
+            "observed": self.observed,
+            "note": self.note,
+            "hidden": self.hidden,
+        }
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> Item:
+        """Read back a row written by `as_dict`."""
+        return cls(
+            label=row.get("label", ""),
+            ok=row.get("ok", False),
+            expected=row.get("expected"),
+            observed=row.get("observed"),
+            note=row.get("note", ""),
+            hidden=row.get("hidden", False),
+        )
+
+
+@dataclass(frozen=True)
+class GraderScore:
+    """The grader's own verdict on a check a TA has scored since: kept on record beside the TA's."""
+
+    score: float
+    status: Status
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """As results.json keeps it."""
+        return {"score": self.score, "status": self.status, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GraderScore:
+        """Read back what `as_dict` wrote."""
+        return cls(data["score"], data["status"], data["message"])
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The outcome of one check for one student."""
 
     id: str
     name: str
-    status: str
+    status: Status
     score: float
     max_score: float
     message: str  # one line that says what was found
     expected: Any = None
     observed: Any = None
     tolerance: float | None = None
-    details: tuple[Mapping[str, Any], ...] = ()  # per item: label, expected, observed, ok, note
+    details: tuple[Item, ...] = ()
     visibility: str = "visible"
     public: bool = False
     bonus: bool = False
     manual: bool = False
-    automatic: Mapping[str, Any] | None = None  # the grader's own score, status, message under a TA's override
+    automatic: GraderScore | None = None  # the grader's own verdict, once a TA scored the check
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -82,7 +145,7 @@ class CheckResult:
     @property
     def answer(self) -> str:
         """The free-text answer a manual check extracted for the TA ('' if none)."""
-        return next((str(d.get("observed") or "") for d in self.details if d.get("label") == "answer"), "")
+        return next((str(d.observed or "") for d in self.details if d.label == "answer"), "")
 
     @property
     def counted_max(self) -> float:
@@ -108,11 +171,11 @@ class CheckResult:
                     "expected": self.expected,
                     "observed": self.observed,
                     "tolerance": self.tolerance,
-                    "details": list(self.details),
+                    "details": [d.as_dict() for d in self.details],
                     "public": self.public,
                     "bonus": self.bonus,
                     "manual": self.manual,
-                    "automatic": self.automatic,
+                    "automatic": self.automatic.as_dict() if self.automatic else None,
                 }
             ),
         }
@@ -131,12 +194,12 @@ class CheckResult:
             expected=extra.get("expected"),
             observed=extra.get("observed"),
             tolerance=extra.get("tolerance"),
-            details=tuple(extra.get("details") or ()),
+            details=tuple(Item.from_dict(d) for d in extra.get("details") or ()),
             visibility=test.get("visibility", "visible"),
             public=bool(extra.get("public")),
             bonus=bool(extra.get("bonus")),
             manual=bool(extra.get("manual")),
-            automatic=extra.get("automatic"),
+            automatic=GraderScore.from_dict(extra["automatic"]) if extra.get("automatic") else None,
         )
 
 

@@ -175,7 +175,10 @@ def _probe(bwrap: str | None, setpriv: str | None, as_root: bool) -> tuple[bool,
                 (bwrap, setpriv or ""),
             )
             result = _run(run, None, None)
-        except SandboxError as e:  # the hint only where bwrap says user namespaces failed it
+        except SandboxError as e:
+            # The hint only where bwrap says user namespaces failed it. Its words are all bwrap tells
+            # (it exits 1 for every failure), and kernel settings are not the only cause: a container's
+            # seccomp policy refuses namespaces too, and says so in the same words.
             userns = "uid map" in str(e) or "namespace" in str(e).lower()
             return False, f"bwrap does not work here{f' ({_USERNS_HINT})' if userns else ''}: {e}"
     if result.returncode != 0:

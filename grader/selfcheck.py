@@ -54,7 +54,7 @@ class SelfCheck:
 
 def _for_the_student(check: CheckResult) -> str:
     """A flagged check in the words of the person who wrote the code (its message is for a TA)."""
-    where = [str(item["label"]) for item in check.details]
+    where = [str(item.label) for item in check.details]
     if check.id == "integrity.cells":
         cells = ", ".join(label.removeprefix("cell ") for label in where)
         return (
@@ -62,11 +62,9 @@ def _for_the_student(check: CheckResult) -> str:
             "to keep every code cell; copy them back from a fresh copy of the starter"
         )
     if check.id == "integrity.code":
-        given = [str(item["label"]) for item in check.details if item["note"] == COURSE_RAN]
-        changed = [str(item["label"]) for item in check.details if item["note"] != COURSE_RAN]
-        broken = [
-            f"{item['label']}: {item['note']}" for item in check.details if item["note"] not in (CHANGED, COURSE_RAN)
-        ]
+        given = [str(item.label) for item in check.details if item.note == COURSE_RAN]
+        changed = [str(item.label) for item in check.details if item.note != COURSE_RAN]
+        broken = [f"{item.label}: {item.note}" for item in check.details if item.note not in (CHANGED, COURSE_RAN)]
         said = []
         if given:
             said.append(
@@ -81,8 +79,8 @@ def _for_the_student(check: CheckResult) -> str:
             )
         return "; and ".join(said)
     if check.id == "integrity.unseen":
-        above = [f"{item['label']} {item['observed']:.1%}" for item in check.details if not item["ok"]]
-        unseen = check.details[0]["expected"] if check.details else "much less"
+        above = [f"{item.label} {item.observed:.1%}" for item in check.details if not item.ok]
+        unseen = check.details[0].expected if check.details else "much less"
         return (
             f"your best_net's {' and '.join(above)} is far above its accuracy on images it never saw ({unseen}): "
             "it looks trained on those images; train on X_train only, and use X_val only to choose settings"

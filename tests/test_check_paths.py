@@ -149,7 +149,7 @@ def test_a_failed_dependency_scores_zero_and_says_what_happened(check, kind, ref
     assert (needs[0] if isinstance(needs, tuple) else needs) in result.message
     assert "Traceback" not in result.message and not A_NUMBER.search(result.message), result.message
     if not spec.public:
-        assert result.expected is None and all(d["expected"] is None for d in result.details if d["hidden"])
+        assert result.expected is None and all(d.expected is None for d in result.details if d.hidden)
 
 
 def test_the_reference_passes_every_toy_and_bonus_check(reference, context):
@@ -201,7 +201,7 @@ def test_toy_train_fails_a_final_loss_above_the_threshold(reference, context):
 def test_toy_train_fails_a_run_of_too_few_iterations(reference, context):
     result = _toy_train(reference, context, reference.probe("toy-train").arrays["stats.loss_history"][-50:])
     assert (result.status, result.score) == ("failed", 0.0)
-    assert [(d["label"], d["observed"]) for d in result.details if not d["ok"]] == [("iterations recorded", 50)]
+    assert [(d.label, d.observed) for d in result.details if not d.ok] == [("iterations recorded", 50)]
 
 
 def _untrained(_: object) -> dict[str, np.ndarray]:

@@ -53,7 +53,7 @@ def test_the_reference_gets_full_marks_on_every_automatic_check(demo_results, ci
     # Full credit from 45%; the issue asks for 47%, above the noise of 1000 validation images.
     assert reference.validation_accuracy >= 0.47
     # The synthetic data's calibration: the untuned 1.6.1 settings stay near 15-20%.
-    assert 0.15 <= reference.check("cifar.baseline").details[0]["observed"] <= 0.22
+    assert 0.15 <= reference.check("cifar.baseline").details[0].observed <= 0.22
     assert reference.check("integrity.cells").status == reference.check("integrity.code").status == "passed"
     assert reference.check("integrity.unseen").status == "passed"  # an honest search is not flagged
     # The whole notebook ran headlessly through nbclient on the synthetic data.
@@ -91,7 +91,7 @@ def test_a_forgotten_half_fails_the_loss_but_not_the_forward_pass(demo_results):
 def test_a_missing_regularisation_breaks_loss_and_weight_gradients(demo_results):
     result = demo_results["no-regularization"]
     assert _status(result, "toy.loss") == "failed"
-    gradients = {row["label"]: row["ok"] for row in result.check("toy.gradients").details}
+    gradients = {row.label: row.ok for row in result.check("toy.gradients").details}
     # The given backward pass adds reg * W: only the weight gradients disagree now.
     assert gradients == {"W1": False, "b1": True, "W2": False, "b2": True}
     assert _status(result, "toy.scores") == "passed"
@@ -111,10 +111,10 @@ def test_the_seed_students_backward_answers_are_wrong_and_say_what_was_found(dem
     # Students read the message (Gradescope shows it): the found values, never the right ones.
     assert "0.1662" in backward.message and "0.1385" not in backward.message and "0.0821" not in backward.message
     # Per quantity, the value found as a number (the report diffs it), as written in the note.
-    found = {row["label"]: row for row in backward.details}
-    assert found["∂l/∂b⁽²⁾"]["observed"] == 0.1662 and found["∂l/∂b⁽²⁾"]["note"].startswith("0.1662 ≠ ")
-    assert list(found["∂l/∂W⁽²⁾"]["observed"]) == [0.0986, 0.0992]
-    assert found["∂l/∂W⁽²⁾"]["note"].startswith("[0.0986, 0.0992] ")
+    found = {row.label: row for row in backward.details}
+    assert found["∂l/∂b⁽²⁾"].observed == 0.1662 and found["∂l/∂b⁽²⁾"].note.startswith("0.1662 ≠ ")
+    assert list(found["∂l/∂W⁽²⁾"].observed) == [0.0986, 0.0992]
+    assert found["∂l/∂W⁽²⁾"].note.startswith("[0.0986, 0.0992] ")
 
 
 def test_hard_coding_the_seeds_numbers_passes_public_and_fails_hidden_checks(demo_results):

@@ -89,8 +89,8 @@ def test_a_changed_data_path_costs_no_points_and_is_shown_to_the_ta(tmp_path, ci
     tuned, test = result.check("cifar.tuned"), result.check("cifar.test")
     assert (tuned.status, tuned.score, test.status) == ("passed", tuned.max_score, "passed"), tuned.message
     code = result.check("integrity.code")
-    assert code.status == "flagged" and code.details[0]["note"] == COURSE_RAN
-    assert f"+{OWN_PATH}" in code.details[0]["observed"].replace("    ", "")  # the diff, for the TA
+    assert code.status == "flagged" and code.details[0].note == COURSE_RAN
+    assert f"+{OWN_PATH}" in code.details[0].observed.replace("    ", "")  # the diff, for the TA
     assert "the course's version of the given cell cifar-load ran instead" in code.message
     write_report(result, out, rubric)
     report = (out / "alice" / "report.html").read_text()

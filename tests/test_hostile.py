@@ -43,7 +43,7 @@ from grader.gradescope.feedback import gradescope_results
 from grader.grading import grade_batch, open_course
 from grader.intake.submission import safe_id
 from grader.report import write_report
-from grader.results import SubmissionResult, read_result
+from grader.results import GraderScore, SubmissionResult, read_result
 from grader.sandbox import isolation_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -375,7 +375,7 @@ def test_a_given_cell_runs_as_the_course_wrote_it(results):
     assert result.info["restored_cells"] == ["toy-import"]
     code = result.check("integrity.code")
     assert code.status == "flagged" and "the course's version of the given cell toy-import ran instead" in code.message
-    assert "raise SystemExit('replaced')" in code.details[0]["observed"]  # the TA sees the edit as a diff
+    assert "raise SystemExit('replaced')" in code.details[0].observed  # the TA sees the edit as a diff
     assert result.score == results["good"].score
 
 
@@ -478,7 +478,7 @@ def test_a_ta_overrides_an_automatic_check_and_the_graders_score_stays_on_record
     assert apply_manual_scores(once, regrade, "ta.csv") == once  # the record is applied on every run
     check = once[0].check("handcalc.backward")
     assert (check.status, check.score, graders.score) == ("partial", 7.0, 9.0)
-    assert check.automatic == {"score": 9.0, "status": "passed", "message": graders.message}
+    assert check.automatic == GraderScore(9.0, "passed", graders.message)
     assert check.message == f"scored by a TA: 7/9; sign slip in dL/dW2 (the grader gave 9: {graders.message})"
     assert once[0].score == good.score - 2
     stored = SubmissionResult.from_gradescope(json.loads(json.dumps(once[0].to_gradescope())))

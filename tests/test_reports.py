@@ -27,7 +27,7 @@ import pytest
 
 from grader.report import rerender
 from grader.report.render import ClassRow, render_class_summary, render_student_report
-from grader.results import CheckResult, read_result
+from grader.results import CheckResult, Item, read_result
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,8 +188,7 @@ def test_a_deleted_cell_is_shown_once(golden_out):
         score=0.0,
         max_score=0.0,
         message="1 starter code cell(s) deleted: cifar-baseline-history",
-        details=({"label": "cell cifar-baseline-history", "ok": False, "expected": source,
-                  "note": "deleted: stats['train_acc_history']"},),
+        details=(Item("cell cifar-baseline-history", False, source, note="deleted: stats['train_acc_history']"),),
         public=True,
     )  # fmt: skip
     checks = tuple(flagged if c.id == "integrity.cells" else c for c in result.checks)
@@ -238,9 +237,9 @@ def _secrets(result) -> set[str]:
     own: set[str] = set()
     for check in result.checks:
         for row in check.details:
-            if row.get("hidden") and row.get("expected") is not None:  # a comparison with a hidden value
-                secrets |= _texts(row.get("expected")) | _texts(row.get("note"))
-            own |= _texts(row.get("observed"))
+            if row.hidden and row.expected is not None:  # a comparison with a hidden value
+                secrets |= _texts(row.expected) | _texts(row.note)
+            own |= _texts(row.observed)
         if not check.public:
             secrets |= _texts(check.expected)
         own |= _texts(check.observed)

@@ -18,7 +18,7 @@ from nbformat import NotebookNode
 from ..datasets.cifar import PreparedSplit
 from ..evidence import Evidence
 from ..probe_plan import ProbeSpec
-from ..results import CheckResult
+from ..results import CheckResult, Item, Status, status_for
 from ..rubric import CheckSpec, Rubric
 
 __all__ = [
@@ -48,36 +48,13 @@ class Context:
 CheckFn = Callable[[CheckSpec, Evidence, Context], CheckResult]
 
 
-@dataclass(frozen=True)
-class Item:
-    """One compared quantity inside a check: a row of the report's table."""
-
-    label: str
-    ok: bool
-    expected: Any = None
-    observed: Any = None
-    note: str = ""
-    hidden: bool = False  # its expected value must never reach a student
-
-    def as_dict(self) -> dict[str, Any]:
-        """The item as a `details` row of a CheckResult."""
-        return {
-            "label": self.label,
-            "ok": self.ok,
-            "expected": self.expected,
-            "observed": self.observed,
-            "note": self.note,
-            "hidden": self.hidden,
-        }
-
-
 def outcome(
     spec: CheckSpec,
     items: Sequence[Item],
     message: str,
     *,
     fraction: float | None = None,
-    status: str | None = None,
+    status: Status | None = None,
     expected: Any = None,
     observed: Any = None,
 ) -> CheckResult:
@@ -85,7 +62,7 @@ def outcome(
     if fraction is None:
         fraction = sum(i.ok for i in items) / len(items) if items else 0.0
     if status is None:
-        status = "passed" if fraction >= 1 else "partial" if fraction > 0 else "failed"
+        status = status_for(fraction)
     return CheckResult(
         id=spec.id,
         name=spec.name,
@@ -96,7 +73,7 @@ def outcome(
         expected=expected,
         observed=observed,
         tolerance=spec.tolerance or None,
-        details=tuple(i.as_dict() for i in items),
+        details=tuple(items),
         visibility=spec.visibility,
         public=spec.public,
         bonus=spec.bonus,

@@ -36,9 +36,17 @@ def _on_alarm(signum, frame):
     raise ProbeTimeout()
 
 
+def _not_implemented(what):
+    """The error for a starter function that still returns None, marked so that its status says
+    "not implemented" apart from a crash (the message is the one students have always read)."""
+    error = ValueError(f"{what} is None (not implemented yet?)")
+    error.not_implemented = True
+    return error
+
+
 def _float_array(value, what):
     if value is None:
-        raise ValueError(f"{what} is None (not implemented yet?)")
+        raise _not_implemented(what)
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -246,8 +254,10 @@ def main(job_path):
             np.savez(out_dir / f"{name}.npz", **outputs)
         except ProbeTimeout:
             status = {"status": "timeout", "error": "the probe ran out of time"}
-        except BaseException:  # SystemExit and KeyboardInterrupt from student code too
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
             status = {"status": "error", "error": _trimmed_traceback()}
+            if getattr(exc, "not_implemented", False) is True:
+                status["not_implemented"] = True
         status["seconds"] = round(time.monotonic() - started, 3)
         _write_status(out_dir, name, status)
         print(f"probe {name}: {status['status']} ({status['seconds']} s)", flush=True)

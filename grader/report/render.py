@@ -156,17 +156,17 @@ def _rows(check: CheckResult, student_view: bool) -> tuple[Row, ...]:
     rows = []
     tolerance = float(check.tolerance or 0.0)
     for detail in check.details:
-        secret = student_view and bool(detail.get("hidden"))
-        expected, observed = detail.get("expected"), detail.get("observed")
+        secret = student_view and bool(detail.hidden)
+        expected, observed = detail.expected, detail.observed
         rows.append(
             Row(
-                label=str(detail.get("label", "")),
-                ok=bool(detail.get("ok")),
+                label=str(detail.label),
+                ok=bool(detail.ok),
                 # On hidden inputs a correct output is the reference's: the view shows neither.
                 observed=Value("hidden") if secret else _value(observed, expected, tolerance),
                 expected=Value("hidden") if secret else _value(expected, observed, tolerance),
                 difference="" if secret else _difference(observed, expected),
-                note="" if secret else str(detail.get("note") or ""),
+                note="" if secret else str(detail.note or ""),
             )
         )
     return tuple(rows)
