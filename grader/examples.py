@@ -8,7 +8,6 @@ which is what `grader demo` grades and what the tests use.
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,7 @@ import nbformat
 
 from .errors import ConfigError
 from .notebooks import read_notebook, write_notebook_bytes
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from .rubric import read_toml
 
 __all__ = ["Example", "load_examples", "materialize_examples"]
 
@@ -39,10 +34,10 @@ class Example:
 
 def load_examples(manifest: Path) -> list[Example]:
     """Read the examples manifest; ConfigError naming the file when it is malformed."""
+    data = read_toml(manifest, "the examples manifest")
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
         return [Example(e["id"], e["from"], e["description"], tuple(e.get("edit", ()))) for e in data["example"]]
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:
         raise ConfigError(f"{manifest}: not a valid examples manifest ({exc})") from exc
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .fsutil import atomic_write_text
-from .results import CheckResult, GraderScore, SubmissionResult, status_for, write_result
+from .results import CheckResult, GraderScore, SubmissionResult, check_ids, status_for, write_result
 
 __all__ = [
     "LEDGER",
@@ -171,15 +171,12 @@ def write_gradebook(results: Sequence[SubmissionResult], path: Path) -> None:
     After `name` and `email`, every other name intake recorded has a column (e.g. Gradescope's
     `sid`, `gradescope_submission` and `group`, Canvas's `late`, Blackboard's `attempt`), so that
     an instructor can map each row back to the system the submissions came from."""
-    check_ids: list[str] = []
-    name_keys = ["name", "email"]
-    for result in results:
-        check_ids += [c.id for c in result.checks if c.id not in check_ids]
-        name_keys += [k for k in result.names if k not in name_keys]
-    header = ["student", *name_keys, "total", "max", *check_ids, "validation_accuracy", "sandboxed", "problems"]
+    columns = check_ids(results)
+    name_keys = list(dict.fromkeys(["name", "email", *(k for r in results for k in r.names)]))
+    header = ["student", *name_keys, "total", "max", *columns, "validation_accuracy", "sandboxed", "problems"]
     rows = []
     for r in results:
-        cells = [_cell(r.check(i)) for i in check_ids]
+        cells = [_cell(r.check(i)) for i in columns]
         accuracy = "" if r.validation_accuracy is None else f"{r.validation_accuracy:.4f}"
         rows.append(
             [

@@ -338,8 +338,12 @@ def grade_submission(
 def _failure_log(submission: Submission, result: SubmissionResult, error: Exception) -> str:
     """grading.log of a submission that could not be graded: why, with the traceback."""
     trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    lines = [f"student: {submission.student}", f"source: {submission.source}", f"graded at: {result.graded_at}"]
-    return "\n".join([*lines, *(f"problem: {p}" for p in result.problems), "", trace])
+    return "\n".join([*_log_header(submission, result), *(f"problem: {p}" for p in result.problems), "", trace])
+
+
+def _log_header(submission: Submission, result: SubmissionResult) -> list[str]:
+    """The first lines of every grading.log: who, from where, when."""
+    return [f"student: {submission.student}", f"source: {submission.source}", f"graded at: {result.graded_at}"]
 
 
 def _write_report(result: SubmissionResult, out: Path, rubric: Rubric, log: Callable[[str], None]) -> None:
@@ -382,9 +386,7 @@ def _harvested(evidence: Evidence) -> dict[str, str]:
 
 def _write_log(path: Path, submission: Submission, result: SubmissionResult, info: RunInfo) -> None:
     lines = [
-        f"student: {submission.student}",
-        f"source: {submission.source}",
-        f"graded at: {result.graded_at}",
+        *_log_header(submission, result),
         f"score: {result.score:g} / {result.max_score:g}",
         f"run: {info.sandbox.note if info.sandbox else 'not run'}",
         f"time: {result.execution_time:.1f} s {json.dumps(info.seconds or {})}",

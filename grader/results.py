@@ -29,6 +29,7 @@ __all__ = [
     "Item",
     "Status",
     "SubmissionResult",
+    "check_ids",
     "jsonable",
     "read_result",
     "status_for",
@@ -304,6 +305,11 @@ class SubmissionResult:
             info=dict(extra.get("info", {})),
             harness_failed=bool(extra.get("harness_failed")),
         )
+
+
+def check_ids(results: Sequence[SubmissionResult]) -> list[str]:
+    """Every check id of `results`, in the order they first appear (a class's columns)."""
+    return list(dict.fromkeys(c.id for r in results for c in r.checks))
 
 
 def write_result(result: SubmissionResult, path: Path) -> None:

@@ -20,14 +20,16 @@ from ..evidence import Evidence
 from ..probe_plan import ProbeSpec
 from ..results import CheckResult, Item, Status, status_for
 from ..rubric import CheckSpec, Rubric
+from .netmath import rel_error
 
 __all__ = [
     "CheckFn",
     "Context",
     "Item",
+    "compare_with_reference",
     "hidden_skipped",
     "outcome",
-    "rel_error",
+    "shape_note",
     "why_not_compared",
 ]
 
@@ -96,9 +98,34 @@ def why_not_compared(item: Item) -> str:
     return ""
 
 
-def rel_error(x: np.ndarray, y: np.ndarray) -> float:
-    """The notebook's relative error: max |x - y| / max(1e-8, |x| + |y|); inf when either
-    holds a value that is not finite (an overflow is as wrong as can be)."""
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        return float("inf")
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)), initial=0.0))
+def shape_note(array: np.ndarray, shape: tuple[int, ...]) -> str:
+    """ "" when `array` has `shape`, else what it has instead."""
+    return "" if array.shape == shape else f"shape {array.shape}, expected {shape}"
+
+
+def _compare(label: str, observed: np.ndarray | None, expected: np.ndarray, tol: float) -> Item:
+    """A hidden item: relative error against the reference within `tol`."""
+    if observed is None:
+        return Item(label, False, note="missing", hidden=True)
+    if observed.shape != expected.shape:
+        return Item(label, False, observed=observed, note=shape_note(observed, expected.shape), hidden=True)
+    error = rel_error(observed, expected)
+    ok = error < tol  # rel_error is inf where a value is not finite
+    return Item(label, ok, expected=expected, observed=observed, note=f"relative error {error:.2e}", hidden=True)
+
+
+def compare_with_reference(
+    evidence: Evidence, reference: Evidence, pairs: list[tuple[str, str]], tol: float
+) -> list[Item]:
+    """One hidden item per (probe, output key): the student's output against the reference's."""
+    items: list[Item] = []
+    for name, key in pairs:
+        probe, ref = evidence.probe(name), reference.probe(name)
+        if not ref.ok:
+            raise RuntimeError(f"the reference solution failed probe {name}: {ref.summary()}")
+        label = f"{name}: {key}"
+        if not probe.ok:
+            items.append(Item(label, False, note=probe.summary(), hidden=True))
+        else:
+            items.append(_compare(label, probe.arrays.get(key), ref.arrays[key], tol))
+    return items

@@ -13,7 +13,8 @@ import math
 from ..evidence import Evidence
 from ..results import CheckResult
 from ..rubric import CheckSpec
-from .base import Context, Item, outcome, rel_error, why_not_compared
+from .base import Context, Item, compare_with_reference, outcome, why_not_compared
+from .netmath import rel_error
 
 __all__ = ["CHECKS"]
 
@@ -52,17 +53,8 @@ def check_softmax(spec: CheckSpec, evidence: Evidence, context: Context) -> Chec
         ),
     ]
     if context.reference is not None:
-        for name in HIDDEN_PROBES:
-            probe, ref = evidence.probe(name), context.reference.probe(name)
-            for key in ("loss", "dx"):
-                label = f"{name}: {key}"
-                if not probe.ok:
-                    items.append(Item(label, False, note=probe.summary(), hidden=True))
-                    continue
-                got, want = probe.arrays[key], ref.arrays[key]
-                error = rel_error(got, want) if got.shape == want.shape else math.inf
-                ok = error < spec.tolerance
-                items.append(Item(label, ok, want, got, f"relative error {error:.2e}", hidden=True))
+        pairs = [(name, key) for name in HIDDEN_PROBES for key in ("loss", "dx")]
+        items += compare_with_reference(evidence, context.reference, pairs, spec.tolerance)
     wrong = [i for i in items if not i.ok]
     message = f"{len(items) - len(wrong)}/{len(items)} parts right"
     if wrong:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["correct_count", "data_loss", "scores"]
+__all__ = ["correct_count", "data_loss", "rel_error", "scores"]
 
 
 def scores(params: Mapping[str, np.ndarray], X: np.ndarray) -> np.ndarray:
@@ -34,3 +34,11 @@ def data_loss(params: Mapping[str, np.ndarray], X: np.ndarray, y: np.ndarray) ->
     targets = np.zeros_like(s)
     targets[np.arange(len(y)), y.astype(int)] = 1
     return float(np.sum((s - targets) ** 2) / (2 * len(y)))
+
+
+def rel_error(x: np.ndarray, y: np.ndarray) -> float:
+    """The notebook's relative error: max |x - y| / max(1e-8, |x| + |y|); inf when either
+    holds a value that is not finite (an overflow is as wrong as can be)."""
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        return float("inf")
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)), initial=0.0))

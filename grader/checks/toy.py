@@ -15,7 +15,8 @@ from ..evidence import PARAM_NAMES, Evidence, ProbeOutcome
 from ..results import CheckResult
 from ..rubric import CheckSpec
 from . import netmath
-from .base import Context, Item, hidden_skipped, outcome, rel_error, why_not_compared
+from .base import Context, Item, compare_with_reference, hidden_skipped, outcome, shape_note, why_not_compared
+from .netmath import rel_error
 
 __all__ = ["CHECKS"]
 
@@ -41,36 +42,6 @@ def probe_failure(spec: CheckSpec, name: str, probe: ProbeOutcome) -> CheckResul
     return outcome(spec, [item], f"{name}: {probe.summary()}", status=status, fraction=0.0)
 
 
-def _shape_note(array: np.ndarray, shape: tuple[int, ...]) -> str:
-    return "" if array.shape == shape else f"shape {array.shape}, expected {shape}"
-
-
-def _compare(label: str, observed: np.ndarray | None, expected: np.ndarray, tol: float) -> Item:
-    """A hidden item: relative error against the reference within `tol`."""
-    if observed is None:
-        return Item(label, False, note="missing", hidden=True)
-    if observed.shape != expected.shape:
-        return Item(label, False, observed=observed, note=_shape_note(observed, expected.shape), hidden=True)
-    error = rel_error(observed, expected)
-    ok = error < tol  # rel_error is inf where a value is not finite
-    return Item(label, ok, expected=expected, observed=observed, note=f"relative error {error:.2e}", hidden=True)
-
-
-def _comparisons(evidence: Evidence, reference: Evidence, pairs: list[tuple[str, str]], tol: float) -> list[Item]:
-    """One hidden item per (probe, output key): the student's output against the reference's."""
-    items: list[Item] = []
-    for name, key in pairs:
-        probe, ref = evidence.probe(name), reference.probe(name)
-        if not ref.ok:
-            raise RuntimeError(f"the reference solution failed probe {name}: {ref.summary()}")
-        label = f"{name}: {key}"
-        if not probe.ok:
-            items.append(Item(label, False, note=probe.summary(), hidden=True))
-        else:
-            items.append(_compare(label, probe.arrays.get(key), ref.arrays[key], tol))
-    return items
-
-
 def _agreement(spec: CheckSpec, items: list[Item], probes: list[ProbeOutcome]) -> CheckResult:
     """The hidden check's result: the share of items that agree, and the first that does not;
     an error when every probe it rests on raised or ran out of time."""
@@ -89,7 +60,7 @@ def _hidden_items(spec: CheckSpec, evidence: Evidence, context: Context, pairs: 
     if context.reference is None:
         return hidden_skipped(spec)
     probes = [evidence.probe(name) for name in dict.fromkeys(name for name, _ in pairs)]
-    return _agreement(spec, _comparisons(evidence, context.reference, pairs, spec.tolerance), probes)
+    return _agreement(spec, compare_with_reference(evidence, context.reference, pairs, spec.tolerance), probes)
 
 
 def check_scores(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:
@@ -99,7 +70,7 @@ def check_scores(spec: CheckSpec, evidence: Evidence, context: Context) -> Check
         return probe_failure(spec, "toy-scores", probe)
     scores = probe.arrays["scores"]
     if scores.shape != CORRECT_SCORES.shape:
-        item = Item("scores", False, CORRECT_SCORES, scores, _shape_note(scores, CORRECT_SCORES.shape))
+        item = Item("scores", False, CORRECT_SCORES, scores, shape_note(scores, CORRECT_SCORES.shape))
         return outcome(spec, [item], f"net.loss(X) returned {item.note}")
     difference = float(np.sum(np.abs(scores - CORRECT_SCORES)))
     ok = difference < spec.tolerance
@@ -151,7 +122,7 @@ def check_gradients(spec: CheckSpec, evidence: Evidence, context: Context) -> Ch
     for name in PARAM_NAMES:
         analytic, numeric = probe.arrays[f"grads.{name}"], probe.arrays[f"numgrads.{name}"]
         if analytic.shape != numeric.shape:
-            items.append(Item(name, False, note=_shape_note(analytic, numeric.shape)))
+            items.append(Item(name, False, note=shape_note(analytic, numeric.shape)))
             continue
         error = rel_error(numeric, analytic)
         items.append(Item(name, error < spec.tolerance, spec.tolerance, error, f"max relative error {error:.3g}"))
@@ -213,7 +184,9 @@ def check_train_hidden(spec: CheckSpec, evidence: Evidence, context: Context) ->
     if context.reference is None:
         return hidden_skipped(spec)
     keys = [f"params.{n}" for n in PARAM_NAMES] + ["stats.loss_history"]
-    items = _comparisons(evidence, context.reference, [("hidden-train-exact", k) for k in keys], spec.tolerance)
+    items = compare_with_reference(
+        evidence, context.reference, [("hidden-train-exact", k) for k in keys], spec.tolerance
+    )
     probe, ref = evidence.probe("hidden-train-learn"), context.reference.probe("hidden-train-learn")
     if not probe.ok:
         items.append(Item("hidden-train-learn", False, note=probe.summary(), hidden=True))

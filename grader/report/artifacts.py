@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks.cifar import net_problem
 from ..evidence import Evidence
 from ..fsutil import atomic_write_bytes
 
@@ -47,7 +48,7 @@ def save_artifacts(evidence: Evidence, folder: Path, starter: Path) -> None:
     harvest = evidence.harvest
     for name in ("best_net", "subopt_net"):  # the weights question compares the two
         net = harvest.nets.get(name) if harvest else None
-        if net is not None and net["W1"].shape[1:] == (3072,) and np.all(np.isfinite(net["W1"])):
+        if net is not None and not net_problem(net):
             arrays[f"{name}.grid"] = weight_grid(net["W1"], starter)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)

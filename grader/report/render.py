@@ -27,8 +27,9 @@ import jinja2
 import numpy as np
 
 from ..checks.families import FAMILIES, family_of
+from ..checks.netmath import rel_error
 from ..project import templates_dir
-from ..results import CheckResult, SubmissionResult
+from ..results import CheckResult, SubmissionResult, check_ids
 from ..rubric import AccuracyRule
 
 __all__ = ["ClassRow", "render_class_summary", "render_questions", "render_student_report"]
@@ -148,7 +149,7 @@ def _difference(observed: Any, expected: Any) -> str:
     if a is None or b is None or a.shape != b.shape:
         return ""
     absolute = float(np.max(np.abs(a - b), initial=0.0))
-    relative = float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
+    relative = rel_error(a, b)
     return f"{absolute:.3g} (relative {relative:.2g})" if a.ndim else f"{absolute:.3g}"
 
 
@@ -282,11 +283,8 @@ def render_class_summary(
     results = [row.result for row in rows]
     maximum = max((r.max_score for r in results), default=0.0)
     accuracies = [r.validation_accuracy for r in results if r.validation_accuracy is not None]
-    check_ids: list[str] = []
-    for r in results:
-        check_ids += [c.id for c in r.checks if c.id not in check_ids]
     pass_rates = []
-    for check_id in check_ids:
+    for check_id in check_ids(results):
         found = [c for r in results if (c := r.check(check_id))]
         graded = [c for c in found if c.status != "skipped"]
         # Integrity takes no points; a manual check means nothing until all of it is scored.
