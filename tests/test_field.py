@@ -57,6 +57,7 @@ TAMPERING = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hidden", [False, True], ids=["bwrap", "bwrap-hidden"])
 def test_a_run_reads_the_data_and_cannot_change_it(tmp_path, cifar_dir, cache, monkeypatch, hidden):
     """The data and the grader's cached split are read-only to the student's code, in the

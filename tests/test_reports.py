@@ -248,6 +248,7 @@ def _secrets(result) -> set[str]:
     return {t for t in secrets if len(t) >= 5 and t not in written}
 
 
+@pytest.mark.slow
 def test_the_student_view_never_shows_a_hidden_expected_value(demo):
     _, out = demo
     rerender(out, student_view=True)
@@ -263,6 +264,7 @@ def test_the_student_view_never_shows_a_hidden_expected_value(demo):
     assert shown > 50  # the instructor's reports do show them: the test can fail
 
 
+@pytest.mark.slow
 def test_rerendering_writes_every_report_and_merges_manual_scores(demo, tmp_path):
     from grader.gradebook import ManualScore
 
@@ -282,6 +284,7 @@ def _read_sheet(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_the_ta_reads_the_answers_by_question_and_merges_the_filled_in_sheet(demo, tmp_path):
     from grader.gradebook import read_manual_scores
 
@@ -420,6 +423,7 @@ def _check_sorting(browser, results, tmp_path: Path) -> None:
     page.close()
 
 
+@pytest.mark.slow
 def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -458,6 +462,7 @@ def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
             browser.close()
 
 
+@pytest.mark.slow
 def test_an_installed_wheel_finds_its_templates_and_ships_no_solution(golden_out, wheel, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "grader/templates/report.html.j2" in names and "grader/starter/rubric.toml" in names
