@@ -191,6 +191,7 @@ time.sleep(900)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="hiding /proc needs a private mount namespace (root)")
 def test_the_check_path_needs_nothing_linux_only(tmp_path):
     """macOS has no bwrap, no setpriv, no /proc and a /tmp elsewhere: `grader check --quick`

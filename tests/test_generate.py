@@ -108,6 +108,7 @@ def test_cli_check_of_the_repository_exits_0() -> None:
     assert "is up to date" in result.stdout
 
 
+@pytest.mark.slow
 def test_cli_generate_then_check_exits_0(tmp_path: Path) -> None:
     assignment = tmp_path / "starter"
     options = ("--solution", str(SOLUTIONS), "--assignment", str(assignment))

@@ -897,6 +897,7 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ran
 
 
+@pytest.mark.slow
 def test_a_group_is_graded_once_and_every_member_gets_the_result(tmp_path: Path, runs: list[str]) -> None:
     """The sandboxed run is replaced by `runs`, which counts them: under test is how `grade_batch`
     hands one run's result to each member, not the run itself."""

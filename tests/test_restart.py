@@ -223,6 +223,7 @@ def test_kill_9_without_bwrap_leaves_no_process_running(tmp_path, project):
     _assert_complete(cls, output, before, left_behind)
 
 
+@pytest.mark.slow
 def test_a_second_batch_into_a_locked_out_is_refused(tmp_path, project):
     """While a grader holds OUT, another `grader grade` into it stops at once and names the holder;
     the lock goes with its holder, even one killed with -9."""

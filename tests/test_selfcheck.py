@@ -109,6 +109,7 @@ def test_a_full_check_runs_the_notebook_with_progress(tmp_path, cifar_dir, cache
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_command_needs_no_solutions_folder(tmp_path):
     """Run from a folder where no checkout is in sight: only the starter the grader ships."""
     folder = _working_copy(tmp_path, "solutions")

@@ -230,11 +230,13 @@ def test_the_profiles():
     assert PROFILES == ("realistic", "fast")
 
 
+@pytest.mark.slow
 def test_the_fast_profile_writes_the_bytes_it_always_wrote(fast_folder):
     found = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in fast_folder.iterdir()}
     assert found == FAST_SEED_0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BATCH_FILES)
 def test_the_fast_profile_has_the_official_layout_too(fast_folder, name):
     rows, labels = read_batch(fast_folder / name)
@@ -393,6 +395,7 @@ def test_load_net_class_takes_the_reference_from_a_solutions_folder(tmp_path):
 # --- the cached data set and the command line ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_cached_data_set_is_written_once_per_profile_and_seed(tmp_path, fast_folder):
     heard: list[str] = []
     folder = synth.cached_synthetic_cifar(tmp_path, "fast", log=heard.append)
@@ -415,6 +418,7 @@ def test_the_parameters_of_each_profile_are_printable():
     assert "distractor = 0.75" in synth.profile_parameters("fast").splitlines()
 
 
+@pytest.mark.slow
 def test_grader_data_synth_writes_the_profile_asked_for(tmp_path, capsys):
     from grader.cli import main
 
