@@ -15,6 +15,8 @@ import pytest
 from grader.sandbox import isolation_available
 
 REPO = Path(__file__).resolve().parents[1]
+# Every test starts `python -m grader` in a process of its own: a second or more each, minutes in all.
+pytestmark = pytest.mark.slow
 
 
 def grader(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -62,7 +64,6 @@ def test_a_submission_path_that_does_not_exist_exits_2(tmp_path: Path) -> None:
     assert ran.returncode == 2 and f"{tmp_path / 'nowhere'}: no such file or folder" in ran.stderr
 
 
-@pytest.mark.slow
 def test_grading_a_class_prints_progress_and_a_table_and_resumes(tmp_path: Path) -> None:
     good, broken = tmp_path / "class" / "good", tmp_path / "class" / "broken"
     for folder in (good, broken):
@@ -97,7 +98,6 @@ def test_grading_a_class_prints_progress_and_a_table_and_resumes(tmp_path: Path)
     assert again.stderr.count("(unchanged, kept)") == 2 and "(2 unchanged and kept)" in again.stdout
 
 
-@pytest.mark.slow
 def test_a_broken_reference_grades_nobody_and_says_why(tmp_path: Path) -> None:
     """The reference runs beside the first students; when it fails, no student gets a result
     (their hidden checks would have nothing to compare with): exit 1, and the reason."""
@@ -121,7 +121,6 @@ def test_a_broken_reference_grades_nobody_and_says_why(tmp_path: Path) -> None:
     assert not (out / "gradebook.csv").exists()
 
 
-@pytest.mark.slow
 def test_a_result_graded_without_the_sandbox_is_regraded_once_it_works(tmp_path: Path) -> None:
     if not isolation_available()[0]:
         pytest.skip("bwrap cannot sandbox here")
@@ -160,7 +159,6 @@ def _check_in_a_terminal(folder: Path, no_color: str | None) -> str:
     return output.decode()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("1", False), ("", True)])
 def test_grader_check_colours_a_terminal_unless_no_color(tmp_path: Path, no_color: str | None, coloured: bool) -> None:
     """https://no-color.org: NO_COLOR set to anything but "" turns colour off, even on a terminal."""

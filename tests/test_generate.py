@@ -102,6 +102,7 @@ def test_committed_assignment_is_up_to_date() -> None:
     )
 
 
+@pytest.mark.slow
 def test_cli_check_of_the_repository_exits_0() -> None:
     result = run_cli("generate", "--check", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -486,6 +487,7 @@ def test_misspelled_markers_fail_instead_of_leaking_the_solution(tmp_path: Path,
     assert "looks like a marker but is not one" in str(caught.value)
 
 
+@pytest.mark.slow
 def test_cli_reports_a_malformed_marker(tmp_path: Path) -> None:
     solutions = copy_solutions(tmp_path)
     line = _break_module(solutions, "end-without-start")

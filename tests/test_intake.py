@@ -754,6 +754,7 @@ def discover_as_a_user(paths: list[Path]) -> list[dict]:
     return json.loads(run.stdout)
 
 
+@pytest.mark.slow
 def test_unreadable_files_and_folders_are_problems_of_their_submission(tmp_path: Path) -> None:
     course = tmp_path / "class"
     write_files(course / "alice", homework())
