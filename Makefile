@@ -41,8 +41,9 @@ test: system-packages $(BIN)/grader student-env lint
 	$(BIN)/pytest
 
 # The edit-test loop, under a minute: ruff and every test not marked `slow` (no notebook, no
-# sandboxed run of a submission, no full-size data set, no zip or venv built), timed. CI runs
-# `make test`. PYTEST_ARGS adds options to pytest (e.g. --basetemp=DIR, -x).
+# graded submission, no grader in a process of its own, no full-size data set, no rendered
+# report, no zip or venv built), timed. CI runs `make test`, all of it. PYTEST_ARGS adds
+# options to pytest (e.g. --basetemp=DIR, -x).
 test-fast: $(BIN)/grader
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow" -q $(PYTEST_ARGS); status=$$?; \
