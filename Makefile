@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SYSTEM_PYTHON ?= /usr/bin/python3
 STUDENT_VENV := .venv-student
 
-.PHONY: demo test lint bench system-packages student-env clean
+.PHONY: demo test test-fast lint bench system-packages student-env clean
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ student-env:
 test: system-packages $(BIN)/grader student-env lint
 	$(BIN)/grader generate --check
 	$(BIN)/pytest
+
+# The edit-test loop, under a minute: ruff and every test not marked `slow` (no notebook, no
+# graded submission, no grader in a process of its own, no full-size data set, no rendered
+# report, no zip or venv built), timed. CI runs `make test`, all of it. PYTEST_ARGS adds
+# options to pytest (e.g. --basetemp=DIR, -x).
+test-fast: $(BIN)/grader
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint && $(BIN)/pytest -m "not slow" -q $(PYTEST_ARGS); status=$$?; \
+	echo "make test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 bench: $(BIN)/grader
 	$(BIN)/python benchmarks/bench.py

@@ -17,23 +17,27 @@ exception's last line, or "ran out of time") and where, and show no number that 
 be a hidden expected value. `handcalc.*` and `integrity.*` read only the submitted
 files, never a run: they must not change when the run fails. `questions.*` are manual.
 
-The reference is the real one: its probes run once per module through the grader's
-own machinery (`reference_evidence`, without CIFAR-10 data, about 10 s).
+The reference is the real one, run through the grader's own machinery (`reference_evidence`,
+without CIFAR-10 data, about 10 s) and stored next to the golden files
+(`tests/files/golden/reference-evidence.json`, see `stored_reference.py`): the tests read the
+stored run, `UPDATE_GOLDEN=1` runs the reference again and stores it, and a slow test checks
+that the stored run is still what the reference gives.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+from stored_reference import STORED, differences, dump_evidence, run_reference, stored_reference
 
 from grader.checks import CHECKS, Context, run_checks
 from grader.datasets.cifar import PreparedSplit
 from grader.evidence import CellRecord, Evidence, Harvest, ProbeOutcome
-from grader.grading import open_course, reference_evidence
 from grader.handcalc import ANSWERS_FILE, load_answers
 from grader.notebooks import read_notebook
 from grader.probe_plan import plan_probes
@@ -74,9 +78,17 @@ NOTEBOOK = nbformat.v4.new_notebook(
 
 @pytest.fixture(scope="module")
 def reference(project, tmp_path_factory) -> Evidence:
-    root = tmp_path_factory.mktemp("reference")
-    course = open_course(project.solutions, project.assignment, cifar_dir=None, cache=root / "cache", skip_cifar=True)
-    return reference_evidence(course, root / "out", log=lambda _: None)
+    """The reference's run as stored next to the golden files (`UPDATE_GOLDEN=1` runs it and stores it)."""
+    return stored_reference(project, tmp_path_factory.mktemp("reference"))
+
+
+@pytest.mark.slow
+def test_the_stored_reference_run_is_the_real_one(project, tmp_path):
+    """The tests below read a stored run of the reference: a stale one fails here, in the full suite."""
+    fresh = dump_evidence(run_reference(project, tmp_path))
+    if os.environ.get("UPDATE_GOLDEN"):  # refreshed here too: this test runs before the fixture's first use
+        STORED.write_text(fresh)
+    assert differences(STORED.read_text(), fresh) == [], f"{STORED} is stale: refresh it with UPDATE_GOLDEN=1"
 
 
 @pytest.fixture(scope="module")

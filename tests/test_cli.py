@@ -15,6 +15,8 @@ import pytest
 from grader.sandbox import isolation_available
 
 REPO = Path(__file__).resolve().parents[1]
+# Every test starts `python -m grader` in a process of its own: a second or more each, minutes in all.
+pytestmark = pytest.mark.slow
 
 
 def grader(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:

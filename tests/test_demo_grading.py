@@ -14,6 +14,8 @@ import pytest
 from grader.grading import grade_batch, open_course
 from grader.sandbox import isolation_available
 
+pytestmark = pytest.mark.slow  # every test reads the demo class, graded for real (minutes)
+
 AUTOMATIC = ("handcalc.", "toy.", "cifar.", "bonus.")
 GRADESCOPE_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 

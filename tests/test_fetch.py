@@ -232,6 +232,7 @@ def test_failed_download_fails_fast_and_says_how_to_go_offline(tmp_path: Path, u
     assert tree(tmp_path / "data") == []
 
 
+@pytest.mark.slow
 def test_cli_enforces_the_official_md5(tmp_path: Path, tarball: tuple[Path, str]) -> None:
     path, md5 = tarball
     dest = tmp_path / "data"

@@ -57,6 +57,7 @@ TAMPERING = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hidden", [False, True], ids=["bwrap", "bwrap-hidden"])
 def test_a_run_reads_the_data_and_cannot_change_it(tmp_path, cifar_dir, cache, monkeypatch, hidden):
     """The data and the grader's cached split are read-only to the student's code, in the
@@ -190,6 +191,7 @@ time.sleep(900)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="hiding /proc needs a private mount namespace (root)")
 def test_the_check_path_needs_nothing_linux_only(tmp_path):
     """macOS has no bwrap, no setpriv, no /proc and a /tmp elsewhere: `grader check --quick`

@@ -102,12 +102,14 @@ def test_committed_assignment_is_up_to_date() -> None:
     )
 
 
+@pytest.mark.slow
 def test_cli_check_of_the_repository_exits_0() -> None:
     result = run_cli("generate", "--check", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is up to date" in result.stdout
 
 
+@pytest.mark.slow
 def test_cli_generate_then_check_exits_0(tmp_path: Path) -> None:
     assignment = tmp_path / "starter"
     options = ("--solution", str(SOLUTIONS), "--assignment", str(assignment))
@@ -485,6 +487,7 @@ def test_misspelled_markers_fail_instead_of_leaking_the_solution(tmp_path: Path,
     assert "looks like a marker but is not one" in str(caught.value)
 
 
+@pytest.mark.slow
 def test_cli_reports_a_malformed_marker(tmp_path: Path) -> None:
     solutions = copy_solutions(tmp_path)
     line = _break_module(solutions, "end-without-start")

@@ -198,6 +198,7 @@ def _notes(results: dict) -> str:
 # ---------------------------------------------------------------- the zip
 
 
+@pytest.mark.slow
 def test_the_zip_holds_what_gradescope_and_the_container_need(autograder_zip):
     with zipfile.ZipFile(autograder_zip) as archive:
         names = set(archive.namelist())
@@ -232,6 +233,7 @@ def test_build_refuses_contradictory_options(project, tmp_path, options, wrong):
     assert not (tmp_path / "a.zip").exists()
 
 
+@pytest.mark.slow
 def test_a_zip_without_the_data_has_setup_fetch_and_check_it(project, gradescope_cache, tmp_path, monkeypatch):
     """--fetch-data: the builder downloads the data (to run the reference on the very bytes the
     containers will have), the zip carries only its address and MD5, and setup fetches and
@@ -272,6 +274,7 @@ def test_a_zip_without_the_data_has_setup_fetch_and_check_it(project, gradescope
 # ---------------------------------------------------------------- run_autograder
 
 
+@pytest.mark.slow
 def test_a_correct_group_submission_is_graded_with_hidden_checks_sealed(
     autograder_zip, gradescope_cache, tmp_path, project, finished_notebook
 ):
@@ -304,6 +307,7 @@ def test_a_correct_group_submission_is_graded_with_hidden_checks_sealed(
     assert (root / "grading" / "ada@example.edu" / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_a_broken_submission_gets_a_result_that_says_why(autograder_zip, gradescope_cache, tmp_path):
     """A zip upload left as one file in the submission folder is read as the student's files."""
     upload = tmp_path / "hw3.zip"
@@ -336,6 +340,7 @@ except Exception as exc:
 """
 
 
+@pytest.mark.slow
 def test_a_hostile_submission_cannot_forge_its_results_or_read_the_solution(
     autograder_zip, gradescope_cache, tmp_path, project
 ):
@@ -357,6 +362,7 @@ def test_a_hostile_submission_cannot_forge_its_results_or_read_the_solution(
     assert printed.count("blocked") == 3, printed
 
 
+@pytest.mark.slow
 def test_the_grader_missing_from_path_still_writes_a_results_file(autograder_zip, gradescope_cache, tmp_path):
     root = _tree(tmp_path, autograder_zip, {})
     results = _run(root, gradescope_cache, path="/usr/bin:/bin")  # setup.sh never put `grader` there
@@ -365,6 +371,7 @@ def test_the_grader_missing_from_path_still_writes_a_results_file(autograder_zip
     assert "not a mistake of yours" in results["output"]
 
 
+@pytest.mark.slow
 def test_a_broken_autograder_zip_is_reported_to_the_instructor(autograder_zip, gradescope_cache, tmp_path):
     root = _tree(tmp_path, autograder_zip, {})
     (root / "source" / "autograder.json").write_text("{}")
@@ -401,6 +408,7 @@ def _memory_cgroup(limit_mb: int, made: list[Path]) -> tuple[str, ...]:
     return ("sh", "-c", f'echo $$ > {folder}/cgroup.procs && exec "$@"', "sh")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["cgroup", "rlimit"])
 def test_a_container_too_small_is_refused_with_the_setting_to_choose(
     autograder_zip, gradescope_cache, tmp_path, memory_cgroup, how

@@ -51,7 +51,8 @@ MARKER = Path("/tmp/grader-test-unpickled-marker")
 README = (ROOT / "README.md").read_text()
 SECRET = "GRADER_TEST_SECRET"  # set in the grader's environment for the run: never seen inside
 
-pytestmark = pytest.mark.skipif(not isolation_available()[0], reason=isolation_available()[1])
+# Every test reads the corpus graded by the module fixtures (12 to 18 minutes in all).
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not isolation_available()[0], reason=isolation_available()[1])]
 
 SHORT_LIMITS = {"timeout": 150, "cell_timeout": 5, "probe_timeout": 30, "memory_mb": 2048, "max_processes": 128}
 SHORT_LIMITS["disk_mb"] = 512

@@ -754,6 +754,7 @@ def discover_as_a_user(paths: list[Path]) -> list[dict]:
     return json.loads(run.stdout)
 
 
+@pytest.mark.slow
 def test_unreadable_files_and_folders_are_problems_of_their_submission(tmp_path: Path) -> None:
     course = tmp_path / "class"
     write_files(course / "alice", homework())
@@ -897,6 +898,7 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return ran
 
 
+@pytest.mark.slow
 def test_a_group_is_graded_once_and_every_member_gets_the_result(tmp_path: Path, runs: list[str]) -> None:
     """The sandboxed run is replaced by `runs`, which counts them: under test is how `grade_batch`
     hands one run's result to each member, not the run itself."""

@@ -43,6 +43,7 @@ def _endless_search(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("limits", "message", "after"),
     [

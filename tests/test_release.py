@@ -55,6 +55,7 @@ def release(project, tmp_path_factory):
 # --- what is in the bundle ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_bundle_holds_the_starter_the_wheel_the_conda_file_and_a_readme(release):
     wheel = release.wheel.name
     assert re.fullmatch(r"cs145_nn_grader-[\d.]+-py3-none-any\.whl", wheel)
@@ -70,6 +71,7 @@ def test_the_bundle_holds_the_starter_the_wheel_the_conda_file_and_a_readme(rele
     assert release.size < 1_000_000  # the starter and a pure-Python wheel: no data set
 
 
+@pytest.mark.slow
 def test_the_conda_file_is_the_seeds_plus_the_bundled_wheel(release):
     seed = yaml.safe_load((ROOT / "assignment" / ENV_FILE).read_text())
     ours = yaml.safe_load((release.folder / ENV_FILE).read_text())
@@ -82,6 +84,7 @@ def test_the_conda_file_is_the_seeds_plus_the_bundled_wheel(release):
     assert (release.folder / ENV_FILE).read_text().startswith((ROOT / "assignment" / ENV_FILE).read_text())
 
 
+@pytest.mark.slow
 def test_the_readme_says_how_to_install_get_the_data_check_and_submit(release):
     readme = (release.folder / README).read_text()
     assert install_command(release.wheel.name) in readme
@@ -243,6 +246,7 @@ def secrets() -> tuple[set[str], set[str]]:
     return lines, tokens
 
 
+@pytest.mark.slow
 def test_the_bundle_holds_no_solution_code_no_correct_answer_and_no_hidden_value(release, secrets):
     texts = _folder_texts(release.folder)
     assert any("!grader/starter/toy_nn.ipynb" in where for where in texts)  # the wheel was opened
@@ -263,6 +267,7 @@ def test_the_search_finds_each_kind_of_secret_where_it_is(secrets):
     assert len(hidden[golden.name]) > 20, hidden  # e.g. hidden-mse's dx as the reference computes it
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_nothing_of_solutions_or_tests(release):
     names = zipfile.ZipFile(release.wheel).namelist()
     assert not [n for n in names if n.startswith(("solutions/", "tests/")) or "/solutions/" in n or "/tests/" in n]
@@ -292,6 +297,7 @@ def test_a_folder_that_is_no_release_is_never_overwritten(project, tmp_path, cap
     assert not (tmp_path / "fresh").exists()
 
 
+@pytest.mark.slow
 def test_an_earlier_release_is_replaced_whole_and_nothing_is_left_beside_it(project, tmp_path, capsys):
     out = tmp_path / "bundle"
     assert main(["release", "--out", str(out)]) == 0
@@ -346,6 +352,7 @@ def _assignment(release, where: Path, notebook: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_the_installed_grader_is_the_bundles_not_the_checkouts(student):
     env, venv, home = student
     run = subprocess.run(
@@ -357,6 +364,7 @@ def test_the_installed_grader_is_the_bundles_not_the_checkouts(student):
     assert shutil.which("grader", path=env["PATH"]) == str(venv / "bin" / "grader")
 
 
+@pytest.mark.slow
 def test_a_students_quick_check_passes_from_the_bundle(release, student, finished_notebook, tmp_path):
     env, _, _ = student
     folder = _assignment(release, tmp_path, finished_notebook)

@@ -75,6 +75,7 @@ def golden_out(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("rendered", "golden"),
     [
@@ -93,6 +94,7 @@ def test_reports_match_their_golden_files(golden_out, rendered, golden):
     assert html == path.read_text(), f"{rendered} differs from {path}; UPDATE_GOLDEN=1 if intended"
 
 
+@pytest.mark.slow
 def test_a_report_is_self_contained(golden_out):
     html = (golden_out / "forgot-half" / "report.html").read_text()
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing to fetch
@@ -101,6 +103,7 @@ def test_a_report_is_self_contained(golden_out):
     assert "@media print" in html and 'name="viewport"' in html
 
 
+@pytest.mark.slow
 def test_a_report_shows_errors_as_tracebacks_into_the_students_code(golden_out):
     html = (golden_out / "hardcoded-seed" / "report.html").read_text()
     assert "File /workspace/hw3code/neural_net.py:32, in MSE_loss(x, y)" in html
@@ -118,6 +121,7 @@ def _render(result, artifacts, reference, student_view: bool) -> str:
     )
 
 
+@pytest.mark.slow
 def test_the_student_view_draws_nothing_of_the_reference(golden_out):
     # The reference's validation curve ends at cifar.baseline's hidden expected value; these
     # reference arrays are unlike the student's, so any of them drawn changes the pictures.
@@ -135,6 +139,7 @@ def test_the_student_view_draws_nothing_of_the_reference(golden_out):
     assert beside[0] != alone[0] and beside[1] != alone[1] and beside[2] == alone[2]
 
 
+@pytest.mark.slow
 def test_without_a_best_net_no_weights_are_drawn(golden_out):
     result = read_result(golden_out / "forgot-half" / "results.json")
     student = {k: v for k, v in _plotted_arrays(1).items() if k != "best_net.grid"}
@@ -143,6 +148,7 @@ def test_without_a_best_net_no_weights_are_drawn(golden_out):
         assert len(_images(html)) == 2 and "No first-layer weights to show" in html  # curves and rubric
 
 
+@pytest.mark.slow
 def test_numbers_that_cannot_be_drawn_cost_their_picture_not_the_report(golden_out):
     result = read_result(golden_out / "forgot-half" / "results.json")
     student = {**_plotted_arrays(1), "baseline.loss_history": np.array([1e308, -1e308])}
@@ -155,6 +161,7 @@ def _png_width(uri: str) -> int:
     return int.from_bytes(base64.b64decode(uri.split(",", 1)[1])[16:20], "big")  # the IHDR chunk's width
 
 
+@pytest.mark.slow
 def test_the_weights_show_subopt_net_best_net_and_the_reference(golden_out):
     """The weights question compares subopt_net with best_net: the TA sees both, then the reference's."""
     result = read_result(golden_out / "forgot-half" / "results.json")
@@ -178,6 +185,7 @@ def test_the_rubric_marker_sits_where_the_exact_counts_put_it():
     assert rubric_point(rule, 0.1)[1] == 0 and rubric_point(rule, 0.62)[1] == 1
 
 
+@pytest.mark.slow
 def test_a_deleted_cell_is_shown_once(golden_out):
     result = read_result(golden_out / "forgot-half" / "results.json")
     source = "stats['train_acc_history']\nplt.plot(stats['loss_history'])"
@@ -198,6 +206,7 @@ def test_a_deleted_cell_is_shown_once(golden_out):
     assert section.count("cifar-baseline-history") == 2  # the message, the cell's heading
 
 
+@pytest.mark.slow
 def test_report_with_student_view_writes_both_reports(tmp_path):
     out = _graded_folder(tmp_path / "out")
     stale = out / "forgot-half" / "report.html"
@@ -208,6 +217,7 @@ def test_report_with_student_view_writes_both_reports(tmp_path):
         assert "your report" in (out / student / "student-report.html").read_text()
 
 
+@pytest.mark.slow
 def test_student_content_is_escaped(tmp_path):
     out = _graded_folder(tmp_path / "out")
     results = out / "forgot-half" / "results.json"
@@ -247,6 +257,7 @@ def _secrets(result) -> set[str]:
     return {t for t in secrets if len(t) >= 5 and t not in written}
 
 
+@pytest.mark.slow
 def test_the_student_view_never_shows_a_hidden_expected_value(demo):
     _, out = demo
     rerender(out, student_view=True)
@@ -262,6 +273,7 @@ def test_the_student_view_never_shows_a_hidden_expected_value(demo):
     assert shown > 50  # the instructor's reports do show them: the test can fail
 
 
+@pytest.mark.slow
 def test_rerendering_writes_every_report_and_merges_manual_scores(demo, tmp_path):
     from grader.gradebook import ManualScore
 
@@ -281,6 +293,7 @@ def _read_sheet(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_the_ta_reads_the_answers_by_question_and_merges_the_filled_in_sheet(demo, tmp_path):
     from grader.gradebook import read_manual_scores
 
@@ -329,6 +342,7 @@ def test_the_ta_reads_the_answers_by_question_and_merges_the_filled_in_sheet(dem
     assert rescored["seed-answers", "questions.weights"] == "pending"
 
 
+@pytest.mark.slow
 def test_a_formula_in_an_answer_is_not_run_by_a_spreadsheet(tmp_path):
     out = _graded_folder(tmp_path / "out")
     results = out / "forgot-half" / "results.json"
@@ -419,6 +433,7 @@ def _check_sorting(browser, results, tmp_path: Path) -> None:
     page.close()
 
 
+@pytest.mark.slow
 def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -457,6 +472,7 @@ def test_reports_open_in_a_real_browser_without_errors(demo, tmp_path):
             browser.close()
 
 
+@pytest.mark.slow
 def test_an_installed_wheel_finds_its_templates_and_ships_no_solution(golden_out, wheel, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "grader/templates/report.html.j2" in names and "grader/starter/rubric.toml" in names

@@ -185,6 +185,7 @@ def _assert_complete(cls: Class, output: str, before: dict[str, str], left_behin
     assert not list(cls.tmp.iterdir()), "temporary folders left in TMPDIR"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0 or not isolation_available()[0], reason="needs bwrap as root")
 def test_kill_9_with_bwrap_loses_nothing_and_leaves_nothing(tmp_path, project):
     """With bwrap: half the class graded once (and handed back), then everyone (re)submits and is
@@ -209,6 +210,7 @@ def test_kill_9_with_bwrap_loses_nothing_and_leaves_nothing(tmp_path, project):
     _assert_complete(cls, cls.grade(), cls.committed(), left_behind=False)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="hides bwrap in a private mount namespace (root)")
 def test_kill_9_without_bwrap_leaves_no_process_running(tmp_path, project):
     """The fallback: kills during the reference's run and the students'; the harness, the probes
@@ -221,6 +223,7 @@ def test_kill_9_without_bwrap_leaves_no_process_running(tmp_path, project):
     _assert_complete(cls, output, before, left_behind)
 
 
+@pytest.mark.slow
 def test_a_second_batch_into_a_locked_out_is_refused(tmp_path, project):
     """While a grader holds OUT, another `grader grade` into it stops at once and names the holder;
     the lock goes with its holder, even one killed with -9."""

@@ -232,6 +232,7 @@ print(json.dumps(dict(ids=[os.getuid(), os.geteuid(), os.getgid(), os.getegid()]
     assert seen["nnp"] == "1" and not seen["became_root"]
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_python_from_a_virtualenv_behind_symlinks_works_inside(work: Path, tmp_path: Path) -> None:
     subprocess.run([PY, "-m", "venv", "--without-pip", tmp_path / "venv"], check=True)
@@ -280,6 +281,7 @@ print(json.dumps(filled))
     assert not Path("/tmp/fill").exists()
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_a_notebook_runs_through_nbclient_and_ipykernel_inside(work: Path) -> None:
     nbformat = pytest.importorskip("nbformat")
@@ -302,6 +304,7 @@ print(json.dumps(nb.cells[0].outputs[0]["text"]))
 # --- the whole tree dies ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_timeout_kills_the_whole_tree_including_daemons(work: Path) -> None:
     marker = f"sandbox-test-{uuid.uuid4().hex}"
@@ -341,6 +344,7 @@ print(json.dumps(ok))
     assert (small.stdout_tail.strip(), big.stdout_tail.strip()) == ("true", "false")
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_numpy_matplotlib_and_locale_work_under_default_limits(work: Path) -> None:
     code = """

@@ -80,6 +80,7 @@ def test_the_check_warns_about_what_loses_points_silently(tmp_path):
     assert "check that it was highlighted" in check.result.check("integrity.code").message
 
 
+@pytest.mark.slow
 def test_the_check_runs_on_the_grading_code_path(tmp_path, demo_results):
     check = run_self_check(_working_copy(tmp_path, "solutions"), quick=True)
     graded = demo_results["reference"]
@@ -91,6 +92,7 @@ def test_the_check_runs_on_the_grading_code_path(tmp_path, demo_results):
     assert not check.result.sandboxed and "isolation='none'" in check.result.sandbox_note
 
 
+@pytest.mark.slow
 def test_a_full_check_runs_the_notebook_with_progress(tmp_path, cifar_dir, cache, capsys, finished_notebook):
     folder = _working_copy(tmp_path, "solutions")
     shutil.copy(finished_notebook, folder / "toy_nn.ipynb")
@@ -107,6 +109,7 @@ def test_a_full_check_runs_the_notebook_with_progress(tmp_path, cifar_dir, cache
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_command_needs_no_solutions_folder(tmp_path):
     """Run from a folder where no checkout is in sight: only the starter the grader ships."""
     folder = _working_copy(tmp_path, "solutions")

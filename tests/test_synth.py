@@ -60,12 +60,14 @@ def load(path: Path, encoding: str = "latin1") -> dict:
         return pickle.load(f, encoding=encoding)
 
 
+@pytest.mark.slow
 def test_writes_the_archive_folder_and_nothing_else(folder):
     assert folder.name == "cifar-10-batches-py"
     assert sorted(p.name for p in folder.iterdir()) == sorted([*BATCH_FILES, "batches.meta"])
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no staging left over
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BATCH_FILES)
 def test_batch_has_the_official_layout(folder, name):
     batch = load(folder / name)
@@ -84,6 +86,7 @@ def test_batch_has_the_official_layout(folder, name):
     assert len(set(filenames)) == 10_000
 
 
+@pytest.mark.slow
 def test_meta_names_the_ten_classes(folder):
     meta = load(folder / "batches.meta")
     assert meta == {
@@ -105,6 +108,7 @@ def test_meta_names_the_ten_classes(folder):
     assert list(LABEL_NAMES) == meta["label_names"]
 
 
+@pytest.mark.slow
 def test_classes_are_balanced_and_shuffled(folder):
     train = np.concatenate([load(folder / name)["labels"] for name in TRAIN_FILES])
     test = np.array(load(folder / "test_batch")["labels"])
@@ -116,6 +120,7 @@ def test_classes_are_balanced_and_shuffled(folder):
     assert set(train[49_000:]) == set(range(10))
 
 
+@pytest.mark.slow
 def test_bytes_encoding_gives_bytes_keys_and_the_same_values(folder):
     as_str = load(folder / "data_batch_1", encoding="latin1")
     as_bytes = load(folder / "data_batch_1", encoding="bytes")
@@ -127,6 +132,7 @@ def test_bytes_encoding_gives_bytes_keys_and_the_same_values(folder):
     assert meta[b"label_names"] == [name.encode() for name in LABEL_NAMES]
 
 
+@pytest.mark.slow
 def test_pickled_the_way_python2_did(folder):
     """Protocol 2, Python 2 byte strings, and numpy named as numpy 1.x named it."""
     ops = list(pickletools.genops((folder / "data_batch_1").read_bytes()))
@@ -138,6 +144,7 @@ def test_pickled_the_way_python2_did(folder):
     assert not any(name.startswith("numpy._core") for name in globals_)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["realistic", "fast"])
 def test_pixels_look_like_natural_images(folder, fast_folder, profile):
     data = load((folder if profile == "realistic" else fast_folder) / "data_batch_1")["data"][:2000].astype(float)
@@ -151,6 +158,7 @@ def test_pixels_look_like_natural_images(folder, fast_folder, profile):
     assert np.corrcoef(red, green)[0, 1] > 0.7 and np.corrcoef(green, blue)[0, 1] > 0.7
 
 
+@pytest.mark.slow
 def test_course_loader_reads_it(folder):
     spec = importlib.util.spec_from_file_location("solutions_data_utils", ROOT / "solutions/data/data_utils.py")
     data_utils = importlib.util.module_from_spec(spec)
@@ -164,6 +172,7 @@ def test_course_loader_reads_it(folder):
     assert X_test.min() >= 0 and X_test.max() <= 255
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_and_replaces_an_old_folder(folder, tmp_path):
     stale = tmp_path / "cifar-10-batches-py" / "stale"
     stale.parent.mkdir()
@@ -174,6 +183,7 @@ def test_same_seed_same_bytes_and_replaces_an_old_folder(folder, tmp_path):
         assert (again / name).read_bytes() == (folder / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_other_seed_other_data(folder, tmp_path):
     other = write_synthetic_cifar(tmp_path, seed=1)
     assert (other / "data_batch_1").read_bytes() != (folder / "data_batch_1").read_bytes()
@@ -220,17 +230,20 @@ def test_the_profiles():
     assert PROFILES == ("realistic", "fast")
 
 
+@pytest.mark.slow
 def test_the_fast_profile_writes_the_bytes_it_always_wrote(fast_folder):
     found = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in fast_folder.iterdir()}
     assert found == FAST_SEED_0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BATCH_FILES)
 def test_the_fast_profile_has_the_official_layout_too(fast_folder, name):
     rows, labels = read_batch(fast_folder / name)
     assert rows.shape == (10_000, 3072) and labels.shape == (10_000,)
 
 
+@pytest.mark.slow
 def test_the_profiles_differ_in_their_images_not_in_their_format(folder, fast_folder):
     realistic, fast = load(folder / "data_batch_1"), load(fast_folder / "data_batch_1")
     assert set(realistic) == set(fast) == KEYS
@@ -382,6 +395,7 @@ def test_load_net_class_takes_the_reference_from_a_solutions_folder(tmp_path):
 # --- the cached data set and the command line ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_cached_data_set_is_written_once_per_profile_and_seed(tmp_path, fast_folder):
     heard: list[str] = []
     folder = synth.cached_synthetic_cifar(tmp_path, "fast", log=heard.append)
@@ -404,6 +418,7 @@ def test_the_parameters_of_each_profile_are_printable():
     assert "distractor = 0.75" in synth.profile_parameters("fast").splitlines()
 
 
+@pytest.mark.slow
 def test_grader_data_synth_writes_the_profile_asked_for(tmp_path, capsys):
     from grader.cli import main
 
@@ -432,6 +447,7 @@ def test_calibrating_a_folder_without_data_says_what_is_missing(tmp_path, capsys
     assert f"{tmp_path}" in err and "missing data_batch_1" in err
 
 
+@pytest.mark.slow
 def test_the_readme_shows_the_calibration_as_measured(folder):
     """tests/files/calibration-realistic-seed0.json is what `grader data calibrate --save` wrote
     for the realistic profile, data seed 0: the README's table is its rendering, every target in,

@@ -71,6 +71,7 @@ def _check(params, split):
     return check_unseen(UNSEEN, evidence, Context(RUBRIC, split=split))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("val", "test", "unseen", "flagged"),
     [
@@ -92,6 +93,7 @@ def test_a_validation_accuracy_above_the_unseen_one_by_more_than_chance_is_flagg
         assert "one-sided binomial test, level 0.001" in result.message
 
 
+@pytest.mark.slow
 def test_without_unseen_images_or_best_net_nothing_is_claimed(tmp_path):
     split = _split(tmp_path, {"val": 995, "test": 300, "unseen": 0})
     for name in ("X_unseen", "y_unseen"):
