@@ -58,7 +58,7 @@ from .notebooks import read_notebook
 from .probe_plan import ProbeSpec, plan_probes
 from .project import default_cifar_dir
 from .report import MODEL_ANSWERS, REFERENCE_FOLDER, RUBRIC_COPY, refresh_reports, save_artifacts, write_class_files
-from .results import CheckResult, SubmissionResult, read_result, write_result
+from .results import CellSummary, CheckResult, RunSummary, SubmissionResult, read_result, write_result
 from .rubric import LimitOverrides, Rubric, load_rubric
 from .sandbox import isolation_available, not_isolated_summary
 
@@ -325,7 +325,7 @@ def grade_submission(
         validation_accuracy=validation_accuracy(evidence, context),
         fingerprint=_submission_fingerprint(submission, course),
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        info=_run_info(evidence, info),
+        info=_run_summary(evidence, info),
     )
     save_artifacts(evidence, out_dir, course.starter)
     _write_log(out_dir / "grading.log", submission, result, info)
@@ -355,24 +355,15 @@ def _write_report(result: SubmissionResult, out: Path, rubric: Rubric, log: Call
         log(f"{result.student}: the report could not be written ({type(exc).__name__}: {exc}); results.json stands")
 
 
-def _run_info(evidence: Evidence, info: RunInfo) -> dict[str, object]:
-    return {
-        "seconds": info.seconds or {},
-        "cells": [
-            {
-                "index": c.index,
-                "id": c.cell_id,
-                "status": c.status,
-                "seconds": c.seconds,
-                "error": c.describe() if c.status != "ok" else "",
-                "traceback": c.traceback[-3000:],
-            }
-            for c in evidence.cells
-        ],
-        "executed_notebook": info.executed_notebook.name if info.executed_notebook else None,
-        "harvest": _harvested(evidence),
-        "restored_cells": list(info.restored),
-    }
+def _run_summary(evidence: Evidence, info: RunInfo) -> RunSummary:
+    cells = tuple(
+        CellSummary(
+            c.index, c.cell_id, c.status, c.seconds, c.describe() if c.status != "ok" else "", c.traceback[-3000:]
+        )
+        for c in evidence.cells
+    )
+    notebook = info.executed_notebook.name if info.executed_notebook else None
+    return RunSummary(info.seconds or {}, cells, notebook, _harvested(evidence), info.restored)
 
 
 def _harvested(evidence: Evidence) -> dict[str, str]:

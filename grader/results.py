@@ -24,9 +24,11 @@ from .fsutil import atomic_write_text
 
 __all__ = [
     "STATUSES",
+    "CellSummary",
     "CheckResult",
     "GraderScore",
     "Item",
+    "RunSummary",
     "Status",
     "SubmissionResult",
     "check_ids",
@@ -117,6 +119,61 @@ class GraderScore:
     def from_dict(cls, data: Mapping[str, Any]) -> GraderScore:
         """Read back what `as_dict` wrote."""
         return cls(data["score"], data["status"], data["message"])
+
+
+@dataclass(frozen=True)
+class CellSummary:
+    """How one notebook cell ran, as the results keep it for the report."""
+
+    index: int  # position in the notebook, 0-based
+    id: str
+    status: str  # ok, error, timeout, dead, not-run
+    seconds: float
+    error: str  # in a student's words ('' when it ran)
+    traceback: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """As results.json keeps it."""
+        return {
+            "index": self.index,
+            "id": self.id,
+            "status": self.status,
+            "seconds": self.seconds,
+            "error": self.error,
+            "traceback": self.traceback,
+        }
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """How a submission's sandboxed run went: its timings, its cells, what the harvest found."""
+
+    seconds: Mapping[str, float] = field(default_factory=dict)  # probes, notebook
+    cells: tuple[CellSummary, ...] = ()
+    executed_notebook: str | None = None  # its file name next to results.json
+    harvest: Mapping[str, str] = field(default_factory=dict)  # best_net: "ok" or why it cannot be graded
+    restored_cells: tuple[str, ...] = ()  # given cells that ran as the course wrote them
+
+    def as_dict(self) -> dict[str, Any]:
+        """As results.json keeps it."""
+        return {
+            "seconds": dict(self.seconds),
+            "cells": [c.as_dict() for c in self.cells],
+            "executed_notebook": self.executed_notebook,
+            "harvest": dict(self.harvest),
+            "restored_cells": list(self.restored_cells),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        """Read back what `as_dict` wrote."""
+        return cls(
+            seconds=dict(data.get("seconds") or {}),
+            cells=tuple(CellSummary(**c) for c in data.get("cells") or ()),
+            executed_notebook=data.get("executed_notebook"),
+            harvest=dict(data.get("harvest") or {}),
+            restored_cells=tuple(data.get("restored_cells") or ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -218,7 +275,7 @@ class SubmissionResult:
     validation_accuracy: float | None = None  # of best_net, recomputed: the leaderboard value
     fingerprint: str = ""  # of the inputs: unchanged inputs need no regrading
     graded_at: str = ""
-    info: Mapping[str, Any] = field(default_factory=dict)  # timings, cell outcomes, artefacts
+    info: RunSummary | None = None  # how the run went; None when there was no run
     harness_failed: bool = False  # the grader could not grade it (its checks say why)
 
     @property
@@ -274,7 +331,7 @@ class SubmissionResult:
                     "graded_at": self.graded_at,
                     "max_score": self.max_score,
                     "validation_accuracy": self.validation_accuracy,
-                    "info": dict(self.info),
+                    "info": self.info.as_dict() if self.info else {},
                     "harness_failed": self.harness_failed,
                 }
             ),
@@ -302,7 +359,7 @@ class SubmissionResult:
             validation_accuracy=extra.get("validation_accuracy"),
             fingerprint=extra.get("fingerprint", ""),
             graded_at=extra.get("graded_at", ""),
-            info=dict(extra.get("info", {})),
+            info=RunSummary.from_dict(extra["info"]) if extra.get("info") else None,
             harness_failed=bool(extra.get("harness_failed")),
         )
 

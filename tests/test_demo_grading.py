@@ -59,8 +59,8 @@ def test_the_reference_gets_full_marks_on_every_automatic_check(demo_results, ci
     assert reference.check("integrity.cells").status == reference.check("integrity.code").status == "passed"
     assert reference.check("integrity.unseen").status == "passed"  # an honest search is not flagged
     # The whole notebook ran headlessly through nbclient on the synthetic data.
-    cells = reference.info["cells"]
-    assert len(cells) == 15 and all(c["status"] == "ok" for c in cells), cells
+    cells = reference.info.cells
+    assert len(cells) == 15 and all(c.status == "ok" for c in cells), cells
 
 
 def test_the_starter_gets_zero_on_everything_it_leaves_unimplemented(demo_results):
@@ -73,7 +73,7 @@ def test_the_starter_gets_zero_on_everything_it_leaves_unimplemented(demo_result
     assert starter.check("bonus.softmax").message.startswith("not attempted")
     assert starter.check("handcalc.forward").message == "no answer found in the notebook"
     # It imports and runs up to its first unimplemented part, the forward pass.
-    statuses = {c["id"]: c["status"] for c in starter.info["cells"]}
+    statuses = {c.id: c.status for c in starter.info.cells}
     assert [statuses[i] for i in ("setup", "toy-import", "toy-setup", "toy-scores")] == ["ok", "ok", "ok", "error"]
     # The untouched starter changes nothing outside the regions and deletes no cell.
     assert _status(starter, "integrity.cells") == _status(starter, "integrity.code") == "passed"

@@ -141,7 +141,7 @@ def results(hostile):
 
 
 def _cell(result, cell_id):
-    return next(c for c in result.info["cells"] if c["id"] == cell_id)
+    return next(c for c in result.info.cells if c.id == cell_id)
 
 
 def _outputs(out: Path, student: str, cell_id: str) -> str:
@@ -180,8 +180,8 @@ def test_every_run_keeps_within_its_limits(results):
     interrupt costs 15 s more, to tell a busy kernel from a slow one), no run past the whole."""
     for student, result in results.items():
         assert result.execution_time < SHORT_LIMITS["timeout"] + 30, student
-        for cell in result.info.get("cells", []):
-            assert cell.get("seconds", 0) < SHORT_LIMITS["cell_timeout"] + 20, (student, cell)
+        for cell in result.info.cells if result.info else ():
+            assert cell.seconds < SHORT_LIMITS["cell_timeout"] + 20, (student, cell)
 
 
 def test_no_byte_outside_a_workspace_was_written(hostile, places):
@@ -234,9 +234,9 @@ def _ends_as_expected(
     compared with the honest `baseline`'s."""
     result, good = results[student], results[baseline]
     for cell_id, status in expect.get("cells", {}).items():  # statuses are regular expressions
-        assert re.fullmatch(status, _cell(result, cell_id)["status"]), (cell_id, _cell(result, cell_id))
+        assert re.fullmatch(status, _cell(result, cell_id).status), (cell_id, _cell(result, cell_id))
     for cell_id, text in expect.get("cell_error", {}).items():
-        assert text in _cell(result, cell_id)["error"], _cell(result, cell_id)
+        assert text in _cell(result, cell_id).error, _cell(result, cell_id)
     for check_id, status in expect.get("checks", {}).items():
         assert re.fullmatch(status, result.check(check_id).status), (check_id, result.check(check_id))
     for check_id, text in expect.get("messages", {}).items():
@@ -244,12 +244,12 @@ def _ends_as_expected(
     for cell_id, pattern in expect.get("output", {}).items():
         assert re.search(pattern, _outputs(out, student, cell_id).strip(), re.M), _outputs(out, student, cell_id)
     for name, note in expect.get("harvest", {}).items():
-        assert re.search(note, result.info["harvest"][name]), result.info["harvest"]
+        assert re.search(note, result.info.harvest[name]), result.info.harvest
     if "problem" in expect:
         assert any(re.search(expect["problem"], p) for p in result.problems), result.problems
     if expect.get("unforged"):  # the harness's own records, not the forged ones
         assert "FORGED" not in json.loads((out / student / "executed.ipynb").read_text())
-        indexes = [c["index"] for c in result.info["cells"]]
+        indexes = [c.index for c in result.info.cells]
         assert len(indexes) == len(set(indexes)) > 10
     lost = [(c.id, c.message) for c in result.checks if c.score < good.check(c.id).score]
     if expect.get("score") == "same":
@@ -320,39 +320,39 @@ def test_the_reference_solution_is_not_visible_from_the_sandbox(results):
 def test_a_process_bomb_hits_the_process_limit_and_the_run_goes_on(results):
     result = results["process-bomb"]
     bomb = _cell(result, "trick")
-    assert bomb["status"] == "error"
-    assert "Resource temporarily unavailable" in bomb["error"] or "BlockingIOError" in bomb["error"]
-    assert _cell(result, "toy-gradients")["status"] == "ok"
+    assert bomb.status == "error"
+    assert "Resource temporarily unavailable" in bomb.error or "BlockingIOError" in bomb.error
+    assert _cell(result, "toy-gradients").status == "ok"
     assert result.check("toy.scores").status == "passed"
 
 
 def test_an_endless_cell_times_out_and_the_next_cells_run(results):
     result = results["endless-cell"]
-    assert _cell(result, "trick")["status"] == "timeout"
-    assert _cell(result, "toy-setup")["status"] == "ok"
-    assert _cell(result, "toy-scores")["status"] == "ok"
+    assert _cell(result, "trick").status == "timeout"
+    assert _cell(result, "toy-setup").status == "ok"
+    assert _cell(result, "toy-scores").status == "ok"
 
 
 def test_a_cell_that_ignores_interrupts_stops_the_notebook_but_not_the_probes(results):
     result = results["stubborn-cell"]
-    assert _cell(result, "trick")["status"] == "timeout"
+    assert _cell(result, "trick").status == "timeout"
     later = _cell(result, "toy-scores")
-    assert later["status"] == "not-run" and "stayed busy" in later["error"]
+    assert later.status == "not-run" and "stayed busy" in later.error
     assert result.check("toy.scores").status == result.check("toy.train").status == "passed"
 
 
 def test_a_dead_kernel_costs_the_later_cells_only(results):
     result = results["kernel-exit"]
-    assert _cell(result, "trick")["status"] == "dead"
-    assert _cell(result, "toy-train")["status"] == "not-run"
+    assert _cell(result, "trick").status == "dead"
+    assert _cell(result, "toy-train").status == "not-run"
     assert result.check("toy.loss.hidden").status == "passed"
 
 
 def test_a_memory_hog_gets_a_memory_error_in_its_cell(results):
     result = results["memory-hog"]
     hog = _cell(result, "trick")
-    assert hog["status"] == "error" and "MemoryError" in hog["error"]
-    assert _cell(result, "toy-setup")["status"] == "ok"
+    assert hog.status == "error" and "MemoryError" in hog.error
+    assert _cell(result, "toy-setup").status == "ok"
 
 
 def test_a_module_that_never_imports_fails_every_probe_on_time(results):
@@ -366,14 +366,14 @@ def test_a_module_that_never_imports_fails_every_probe_on_time(results):
 def test_probes_grade_the_submitted_module_even_if_the_notebook_replaces_it(results):
     result = results["rewrites-module"]
     assert result.check("toy.scores").status == result.check("toy.scores.hidden").status == "passed"
-    assert _cell(result, "toy-scores")["status"] == "error"  # the notebook saw its replacement
+    assert _cell(result, "toy-scores").status == "error"  # the notebook saw its replacement
 
 
 def test_a_given_cell_runs_as_the_course_wrote_it(results):
     """The trick of `rewrites-module`, put in a given cell instead of a cell of its own, never runs."""
     result = results["tampers-with-given-cell"]
-    assert _cell(result, "toy-scores")["status"] == "ok"  # the module was not replaced
-    assert result.info["restored_cells"] == ["toy-import"]
+    assert _cell(result, "toy-scores").status == "ok"  # the module was not replaced
+    assert result.info.restored_cells == ("toy-import",)
     code = result.check("integrity.code")
     assert code.status == "flagged" and "the course's version of the given cell toy-import ran instead" in code.message
     assert "raise SystemExit('replaced')" in code.details[0].observed  # the TA sees the edit as a diff
@@ -382,15 +382,15 @@ def test_a_given_cell_runs_as_the_course_wrote_it(results):
 
 def test_there_is_no_network_in_the_sandbox(results, host_loopback):
     cell = _cell(results["network"], "trick")
-    assert cell["status"] == "error"
-    assert "ConnectionRefusedError" in cell["error"]  # the sandbox's own loopback: nobody listens
+    assert cell.status == "error"
+    assert "ConnectionRefusedError" in cell.error  # the sandbox's own loopback: nobody listens
     with pytest.raises(BlockingIOError):  # and the host's listener never heard of it
         host_loopback[0].accept()
 
 
 def test_a_flood_of_output_is_trimmed(hostile, results):
     _, out, *_ = hostile
-    assert _cell(results["output-flood"], "trick")["status"] == "ok"
+    assert _cell(results["output-flood"], "trick").status == "ok"
     executed = out / "output-flood" / "executed.ipynb"
     assert executed.stat().st_size < 1_000_000
     assert "output trimmed by the grader" in executed.read_text()

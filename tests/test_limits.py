@@ -60,9 +60,9 @@ def test_a_search_past_a_limit_is_stopped_and_its_best_net_graded(tmp_path, cifa
     tuned = result.check("cifar.tuned")
     assert tuned.message.startswith("validation accuracy "), tuned.message  # best_net was harvested
     assert f"the search (cell 32) {message} and was stopped; best_net as it stood then was graded" in tuned.message
-    cells = {c["id"]: c for c in result.info["cells"]}
-    assert cells["cifar-search"]["status"] == "timeout"
-    assert cells["test-accuracy"]["status"] == after  # after the whole limit, nothing more runs
+    cells = {c.id: c for c in result.info.cells}
+    assert cells["cifar-search"].status == "timeout"
+    assert cells["test-accuracy"].status == after  # after the whole limit, nothing more runs
     assert result.execution_time < limits["timeout"]  # stopped by the harness, not killed by the sandbox
     assert not any("the run was stopped" in p for p in result.problems)
 

@@ -255,7 +255,7 @@ def render_student_report(
     # The reference's curves end at the expected value of a hidden check (cifar.baseline):
     # the student view draws nothing of the reference, so it cannot be read off a chart.
     figures = _figures(result, artifacts, {} if student_view else reference, rule)
-    failed_cells = [c for c in result.info.get("cells", []) if c.get("status") != "ok"]
+    failed_cells = [c for c in (result.info.cells if result.info else ()) if c.status != "ok"]
     return (
         _environment()
         .get_template("report.html.j2")
@@ -267,7 +267,7 @@ def render_student_report(
             failed_cells=failed_cells,
             student_view=student_view,
             rule=rule,
-            seconds=result.info.get("seconds", {}),
+            seconds=result.info.seconds if result.info else {},
             rendered_at=_now(),
             stamp=stamp,
         )
