@@ -26,6 +26,7 @@ __all__ = [
     "STATUSES",
     "CellSummary",
     "CheckResult",
+    "Diff",
     "GraderScore",
     "Item",
     "RunSummary",
@@ -68,6 +69,12 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+class Diff(str):
+    """A unified diff (of code a student changed), which the report shows as one."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Item:
     """One compared quantity inside a check: a row of the report's table."""
@@ -80,8 +87,8 @@ class Item:
     hidden: bool = False  # its expected value must never reach a student
 
     def as_dict(self) -> dict[str, Any]:
-        """The item as a `details` row of results.json."""
-        return {
+        """The item as a `details` row of results.json (a diff's row says it is one)."""
+        row = {
             "label": self.label,
             "ok": self.ok,
             "expected": self.expected,
@@ -89,6 +96,7 @@ class Item:
             "note": self.note,
             "hidden": self.hidden,
         }
+        return {**row, "format": "diff"} if isinstance(self.observed, Diff) else row
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> Item:
@@ -97,7 +105,7 @@ class Item:
             label=row.get("label", ""),
             ok=row.get("ok", False),
             expected=row.get("expected"),
-            observed=row.get("observed"),
+            observed=Diff(row["observed"]) if row.get("format") == "diff" else row.get("observed"),
             note=row.get("note", ""),
             hidden=row.get("hidden", False),
         )

@@ -27,7 +27,7 @@ import pytest
 
 from grader.report import rerender
 from grader.report.render import ClassRow, render_class_summary, render_student_report
-from grader.results import CheckResult, Item, read_result
+from grader.results import CheckResult, Diff, Item, SubmissionResult, read_result
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,6 +204,19 @@ def test_a_deleted_cell_is_shown_once(golden_out):
     section = html.split('id="integrity.cells"')[1].split("</section>")[0]
     assert section.count("stats[&#39;train_acc_history&#39;]") == 1, section
     assert section.count("cifar-baseline-history") == 2  # the message, the cell's heading
+
+
+def test_a_diff_shows_as_one_and_a_text_that_looks_like_one_does_not() -> None:
+    """The report knows a diff by its type, kept through results.json: a student's own text
+    shaped like a diff stays text."""
+    diff = "--- starter/cell toy-setup\n+++ submitted/cell toy-setup\n@@ -1 +1 @@\n-a = 1\n+a = 2"
+    rows = (Item("cell toy-setup", False, observed=Diff(diff)), Item("answer", False, observed=diff))
+    check = CheckResult("integrity.code", "Integrity: code", "flagged", 0.0, 0.0, "changed", details=rows)
+    result = SubmissionResult("ann", (check,), 1.0, True)
+    stored = SubmissionResult.from_gradescope(json.loads(json.dumps(result.to_gradescope())))
+    assert [type(d.observed) for d in stored.checks[0].details] == [Diff, str]
+    html = _render(stored, {}, {}, student_view=False)
+    assert html.count('<pre class="diff">') == 1
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from ..errors import MarkerError
 from ..evidence import Evidence
 from ..markers import outside_regions
 from ..notebooks import is_given, match_cells
-from ..results import CheckResult
+from ..results import CheckResult, Diff
 from ..rubric import CheckSpec
 from .base import Context, Item, outcome
 from .cifar import correct_on, net_problem
@@ -37,7 +37,7 @@ def _preview(source: str) -> str:
     return first.strip()[:60]
 
 
-def _diff(starter: str, student: str, name: str) -> tuple[str, str]:
+def _diff(starter: str, student: str, name: str) -> tuple[Diff | str, str]:
     """A unified diff of what lies outside the regions, and a problem note ('' if none)."""
     try:
         theirs = outside_regions(student, name)
@@ -49,7 +49,7 @@ def _diff(starter: str, student: str, name: str) -> tuple[str, str]:
     if [line for line in ours if line.strip()] == [line for line in theirs if line.strip()] and not note:
         return "", ""
     diff = "\n".join(difflib.unified_diff(ours, theirs, f"starter/{name}", f"submitted/{name}", lineterm="", n=1))
-    return diff, note or CHANGED
+    return Diff(diff) if diff else "", note or CHANGED
 
 
 def check_cells(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckResult:

@@ -29,7 +29,7 @@ import numpy as np
 from ..checks.families import FAMILIES, family_of
 from ..checks.netmath import rel_error
 from ..project import templates_dir
-from ..results import CheckResult, SubmissionResult, check_ids
+from ..results import CheckResult, Diff, SubmissionResult, check_ids
 from ..rubric import AccuracyRule
 
 __all__ = ["ClassRow", "render_class_summary", "render_questions", "render_student_report"]
@@ -124,8 +124,7 @@ def _value(value: Any, other: Any = None, tolerance: float = 0.0) -> Value:
     if value is None:
         return Value("none")
     if isinstance(value, str):
-        is_diff = value.startswith("--- ") and "\n+++ " in value
-        return Value("diff" if is_diff else "text", value)
+        return Value("diff" if isinstance(value, Diff) else "text", value)
     array, against = _as_array(value), _as_array(other)
     if array is None:
         return Value("text", str(value))
