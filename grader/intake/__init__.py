@@ -38,12 +38,13 @@ submission's notebook and module among its files.
 
 from .discovery import discover, read_submission
 from .sources import MAX_ARCHIVE_BYTES, MAX_ARCHIVE_ENTRIES, MAX_COMPRESSION_RATIO
-from .submission import Member, Submission
+from .submission import Homework, Member, Submission
 
 __all__ = [
     "MAX_ARCHIVE_BYTES",
     "MAX_ARCHIVE_ENTRIES",
     "MAX_COMPRESSION_RATIO",
+    "Homework",
     "Member",
     "Submission",
     "discover",

@@ -8,45 +8,54 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ConfigError, SubmissionError
-from .layouts import LAYOUTS, layout_of, unzip
-from .sources import read_folder
-from .submission import Submission, from_files, not_graded
+from .layouts import LAYOUTS, layout_of, open_path
+from .submission import ASSIGNMENT, Homework, Submission, from_files, not_graded
 
 __all__ = ["discover", "read_submission"]
 
 
-def read_submission(path: Path, student: str | None = None, names: Mapping[str, str] | None = None) -> Submission:
-    """One submission from a folder or a zip; its id defaults to the folder's or zip's name.
+def read_submission(
+    path: Path,
+    student: str | None = None,
+    names: Mapping[str, str] | None = None,
+    homework: Homework = ASSIGNMENT,
+) -> Submission:
+    """One submission of `homework` (`Homework.of(rubric)`) from a folder or a zip; its id
+    defaults to the folder's or zip's name.
 
     `path` itself may be a symbolic link (the caller chose it); none inside it is followed.
     """
     student = student or (path.stem if path.suffix.lower() == ".zip" else path.name)
     try:
-        files = read_folder(path) if not path.is_file() else unzip(path, path)
+        source = open_path(path, homework)
     except SubmissionError as exc:
         return replace(not_graded(student, path, str(exc)), names=dict(names or {}))
-    return from_files(files, path, student, names)
+    return from_files(source.files, path, student, homework, names)
 
 
-def _from_path(path: Path) -> Iterator[Submission]:
+def _id(path: Path) -> str:
+    """The id of the submission a path named on the command line is: a zip's name without `.zip`, a folder's name."""
+    return path.stem if path.is_file() else path.name
+
+
+def _from_path(path: Path, homework: Homework) -> Iterator[Submission]:
     """Every submission in a folder or zip named on the command line (followed if it is a link:
     the instructor's choice). Raises `SubmissionError` for a folder that cannot be listed."""
-    is_zip = path.is_file()
     try:
-        files = unzip(path, path) if is_zip else read_folder(path)
+        source = open_path(path, homework)
     except SubmissionError as exc:
-        if not is_zip:
+        if not path.is_file():  # the instructor's folder: theirs to make readable, not a student's row
             raise
         return iter([not_graded(path.stem, path, str(exc))])
-    layout = layout_of(files)
+    layout = layout_of(source.files, homework)
     if layout == "submission":
-        return iter([from_files(files, path, path.stem if is_zip else path.name)])
-    return LAYOUTS[layout](files, path)
+        return iter([from_files(source.files, path, _id(path), homework)])
+    return LAYOUTS[layout](source, homework)
 
 
-def discover(paths: Iterable[Path]) -> list[Submission]:
-    """Every submission under `paths`, in a stable order, with unique student ids (a group's
-    members' included).
+def discover(paths: Iterable[Path], homework: Homework = ASSIGNMENT) -> list[Submission]:
+    """Every submission of `homework` (`Homework.of(rubric)`) under `paths`, in a stable order,
+    with unique student ids (a group's members' included).
 
     Raises `ConfigError` for a path that does not exist or when none holds a submission (one
     that holds nothing beside others that do is a student's empty submission, a row), and
@@ -59,11 +68,11 @@ def discover(paths: Iterable[Path]) -> list[Submission]:
             raise ConfigError(f"{path}: no such file or folder")
         if path.is_file() and path.suffix.lower() != ".zip":
             raise ConfigError(f"{path}: a submission is a folder or a .zip")
-    found = {path: list(_from_path(path)) for path in paths}
+    found = {path: list(_from_path(path, homework)) for path in paths}
     if not any(found.values()):  # the wrong folder, most likely
         raise ConfigError("no submissions found in " + ", ".join(map(str, paths)))
     # Beside others, a path holding nothing to grade is a student who submitted nothing: a row.
-    rows = [got or [from_files({}, path, path.stem if path.is_file() else path.name)] for path, got in found.items()]
+    rows = [got or [from_files({}, path, _id(path), homework)] for path, got in found.items()]
     return _unique([submission for row in rows for submission in row])
 
 
