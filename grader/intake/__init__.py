@@ -2,8 +2,8 @@
 
 Accepted layouts, for each path given to `grader grade`, each a folder or a `.zip` of it:
 
-- one submission: the notebook (`toy_nn.ipynb`, or the only `.ipynb`) and
-  `hw3code/neural_net.py` (or a lone `neural_net.py`); the id is the folder's or zip's name;
+- one submission: the rubric's notebook (`toy_nn.ipynb`, or the only `.ipynb`) and module
+  (`hw3code/neural_net.py`, or a lone `neural_net.py`); the id is the folder's or zip's name;
 - a class folder whose entries are such folders or zips; the id is the entry's name;
 - a Gradescope "export submissions" folder (`submission_metadata.yml` and one
   `submission_<n>/` folder each): the id is the submitter's SID (else email, name); a group
@@ -30,10 +30,13 @@ is missing: it is graded as far as possible. A loose homework file where a submi
 expected (a notebook beside the students' folders) becomes an entry of its own, with no files
 and a problem that says so, so that it shows in the gradebook.
 
-Inside: `discovery` reads the paths named (`discover`, `read_submission`); `sources` reads a
-folder or a zip into one mapping (each relative name to its bytes, or to why it could not be
-read), `layouts` reads every layout once from that mapping, and `submission` chooses a
-submission's notebook and module among its files.
+The file names are the rubric's (`Homework.of(rubric)`; the names above are this course's).
+
+Inside: `discovery` reads the paths named (`discover`, `read_submission`): each is opened once
+as a `Source` (`sources`: a folder or a zip, read alike into one mapping of each relative name
+to its bytes or to why it could not be read, with its sub-folders), its layout is found and
+read (`layouts`: each layout once, on a `Source`), and `submission` chooses each submission's
+notebook and module among its files by the names `Homework` holds.
 """
 
 from .discovery import discover, read_submission
