@@ -59,7 +59,7 @@ def open_path(path: Path, homework: Homework) -> Source:
 def _unzip(archive: Path | bytes, shown: Path, homework: Homework) -> Source:
     """`Source.of_zip`, without the top folder (or a few nested ones) many zips wrap their files in."""
     source = Source.of_zip(archive, shown)
-    return Source(shown, _strip_common_folder(dict(source.files), homework))
+    return replace(source, files=_strip_common_folder(source.files, homework))
 
 
 def _open_zip(source: Source, name: str, homework: Homework) -> Source:
@@ -68,7 +68,7 @@ def _open_zip(source: Source, name: str, homework: Homework) -> Source:
     return _unzip(source.read(name), source.shown / name, homework)
 
 
-def _strip_common_folder(files: dict[str, bytes | SubmissionError], homework: Homework) -> Files:
+def _strip_common_folder(files: Files, homework: Homework) -> Files:
     """Zips often hold one top folder (`alice/toy_nn.ipynb`), or a few nested ones: drop them
     (not the module's folder, `hw3code/`, nor a Moodle student's folder: both say what is inside)."""
     module_top = homework.module_folder.split("/", 1)[0]
