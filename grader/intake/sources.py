@@ -173,9 +173,7 @@ def _zip_member(shown: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) ->
 
 
 def _read_zip(archive: Path | bytes, shown: Path) -> dict[str, bytes | SubmissionError]:
-    """The members intake reads of the zip file `archive` (or a zip's bytes), shown as `shown`
-    in messages. Raises `SubmissionError` for a zip that cannot be read, is over a bound, or
-    names a member outside itself."""
+    """The members intake reads (`_READ`) of the zip `archive`, by name (see `Source.of_zip`)."""
     try:
         with zipfile.ZipFile(io.BytesIO(archive) if isinstance(archive, bytes) else archive) as opened:
             infos = opened.infolist()
@@ -197,7 +195,8 @@ def _read_zip(archive: Path | bytes, shown: Path) -> dict[str, bytes | Submissio
 class Source:
     """A folder or a zip as intake reads it: what messages call it (`shown`), each file it reads
     with its bytes or the error that kept it from being read (`files`), and every folder inside,
-    listed even when nothing in it is read (`folders`: a zip lists none, as it always has).
+    listed even when nothing in it is read (`folders`; a zip's are not listed, so a folder in a
+    zip holding nothing intake reads is not seen).
     """
 
     shown: Path
