@@ -46,7 +46,7 @@ def _from_path(path: Path, homework: Homework) -> Iterator[Submission]:
     except SubmissionError as exc:
         if not path.is_file():  # the instructor's folder: theirs to make readable, not a student's row
             raise
-        return iter([not_graded(path.stem, path, str(exc))])
+        return iter([not_graded(_id(path), path, str(exc))])
     layout = layout_of(source.files, homework)
     if layout == "submission":
         return iter([from_files(source.files, path, _id(path), homework)])
