@@ -52,7 +52,7 @@ from .execute import HARVESTED_NETS, RunInfo, load_submitted, read_evidence, run
 from .fsutil import atomic_write_text
 from .gradebook import ManualScore, merge_manual_scores
 from .handcalc import ANSWERS_FILE, load_answers
-from .intake import Submission, discover
+from .intake import Homework, Submission, discover
 from .leftovers import clean_out, lock_out, sweep
 from .notebooks import read_notebook
 from .probe_plan import ProbeSpec, plan_probes
@@ -465,7 +465,7 @@ def grade_batch(
     (a group's once, with its first member's result).
     """
     started = time.monotonic()
-    submissions = discover(paths)
+    submissions = discover(paths, Homework.of(course.rubric))
     graded_before = {path.parent.name for path in out.glob("*/results.json")}
     students = {m.student for s in submissions for m in s.graded_for}
     unknown = sorted({m.student for m in manual_scores} - students - graded_before)

@@ -25,7 +25,7 @@ from .errors import ConfigError
 from .evidence import CellRecord
 from .execute import load_submitted
 from .grading import Course, grade_submission
-from .intake import read_submission
+from .intake import Homework, read_submission
 from .leftovers import sweep, temp_dir
 from .notebooks import read_notebook
 from .project import cache_dir, starter_dir
@@ -123,7 +123,7 @@ def run_self_check(
     # The student's own code on the student's own machine: limits and a clean child process,
     # not isolation, so the check runs the same on every machine (no bwrap, no root, macOS).
     course = Course(rubric, starter, None, split, isolation="none")
-    submission = read_submission(folder)
+    submission = read_submission(folder, homework=Homework.of(rubric))
     notebook, _, _ = load_submitted(submission, rubric)
     sweep()  # what a killed check left: its kernel (no bwrap here) and its temporary folders
     with temp_dir("check") as tmp:

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -27,7 +28,7 @@ from grader.errors import ConfigError, SubmissionError
 from grader.execute import load_submitted
 from grader.gradebook import ManualScore
 from grader.grading import grade_batch, open_course
-from grader.intake import Submission, discover, read_submission
+from grader.intake import Homework, Submission, discover, read_submission
 from grader.results import CheckResult, SubmissionResult, read_result, write_result
 from grader.rubric import load_rubric
 
@@ -554,6 +555,65 @@ def test_a_file_the_system_did_not_name_is_reported_not_graded(tmp_path: Path, l
     assert (loose.student, loose.notebook, loose.module) == (stray, None, None)
     (problem,) = loose.problems
     assert problem.startswith(f"{download / stray}: not named as ")
+
+
+def every_layout() -> dict[str, dict[str, bytes]]:
+    """One download of each layout, with a problem or two (a stray, a student with no notebook)."""
+    gradescope = {"submission_metadata.yml": GRADESCOPE_METADATA.encode(), **homework("submission_111111/")}
+    return {
+        "submission": {**homework(), "old/toy_nn.ipynb": OLD_NOTEBOOK},
+        "class": {**homework("alice/"), "bob.zip": zip_bytes(homework("bob-hw3/")), "notes.ipynb": NOTEBOOK},
+        "gradescope": {**gradescope, **homework("submission_222222/"), "submission_333333/notes.txt": b"none"},
+        "canvas": {**canvas_download(), "toy_nn.ipynb": NOTEBOOK},
+        "moodle": {**moodle_download(), "toy_nn.ipynb": NOTEBOOK},
+        "blackboard": {**blackboard_download(), "neural_net.py": MODULE},
+    }
+
+
+@pytest.mark.parametrize("layout", sorted(every_layout()))
+def test_a_layout_reads_the_same_from_a_folder_and_from_its_zip(tmp_path: Path, layout: str) -> None:
+    def read(packed: bool) -> list[Submission]:
+        root = lay_out(tmp_path, every_layout()[layout], packed)
+        return [
+            replace(
+                sub,
+                source=sub.source.relative_to(root),
+                problems=tuple(problem.replace(str(root), "<download>") for problem in sub.problems),
+            )
+            for sub in discover([root])
+        ]
+
+    unpacked = read(False)
+    assert unpacked and any(sub.problems for sub in unpacked)
+    assert read(True) == unpacked
+
+
+def test_the_file_names_are_the_rubrics(tmp_path: Path) -> None:
+    lab = Homework("lab.ipynb", "lab2/model.py")
+    course = tmp_path / "class"
+    write_files(course / "alice", {"lab.ipynb": NOTEBOOK, "lab2/model.py": MODULE, "toy_nn.ipynb": OLD_NOTEBOOK})
+    write_zip(course / "bob.zip", {"bob/lab2/model.py": MODULE})  # its top folder goes, not the module's
+    alice, bob = discover([course], lab)
+    assert (alice.notebook, alice.notebook_name, alice.module) == (NOTEBOOK, "lab.ipynb", MODULE)
+    assert alice.problems == ("several notebooks; graded lab.ipynb (ignored toy_nn.ipynb)",)
+    assert (bob.module, bob.problems) == (MODULE, ("no notebook (lab.ipynb) in the submission",))
+    (carol,) = discover([write_files(tmp_path / "carol", {"lab2/model.py": MODULE})], lab)  # the module's folder
+    assert (carol.student, carol.module) == ("carol", MODULE)
+    (dan,) = discover([write_files(tmp_path / "dan", {"lab.ipynb": NOTEBOOK, "neural_net.py": MODULE})], lab)
+    assert dan.problems == ("no lab2/model.py in the submission",)
+
+
+def test_a_module_at_the_top_of_the_submission(tmp_path: Path) -> None:
+    top = Homework("lab.ipynb", "model.py")
+    course = tmp_path / "class"
+    for student in ("alice", "bob"):
+        write_files(course / student, {"lab.ipynb": NOTEBOOK, "model.py": MODULE, "old/model.py": b"# old"})
+    alice, bob = discover([course], top)
+    assert [(s.student, s.module, s.problems) for s in (alice, bob)] == [
+        (student, MODULE, ("several model.py files; graded model.py",)) for student in ("alice", "bob")
+    ]
+    (sub,) = discover([write_zip(tmp_path / "carol.zip", {"carol/lab.ipynb": NOTEBOOK, "carol/model.py": MODULE})], top)
+    assert (sub.student, sub.notebook, sub.module, sub.problems) == ("carol", NOTEBOOK, MODULE, ())
 
 
 # ---------------------------------------------------------------- archive bounds

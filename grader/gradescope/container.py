@@ -27,7 +27,7 @@ from ..datasets.fetch import fetch_cifar
 from ..errors import ConfigError
 from ..fsutil import atomic_write_text
 from ..grading import grade_submission, open_course, reference_evidence, sandbox_uid
-from ..intake import Submission, read_submission
+from ..intake import Homework, Submission, read_submission
 from ..project import cache_dir
 from ..report import REFERENCE_FOLDER, write_report
 from ..sandbox import not_isolated_summary
@@ -99,7 +99,7 @@ def _members(metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(u) for u in users if isinstance(u, dict)] if isinstance(users, list) else []
 
 
-def _upload(folder: Path, members: list[dict[str, Any]]) -> Submission:
+def _upload(folder: Path, members: list[dict[str, Any]], homework: Homework) -> Submission:
     """The student's files: the folder Gradescope filled, or the one zip uploaded into it."""
     first = members[0] if members else {}
     student = str(first.get("email") or first.get("id") or "submission")
@@ -109,8 +109,8 @@ def _upload(folder: Path, members: list[dict[str, Any]]) -> Submission:
     entries = list(folder.iterdir()) if folder.is_dir() else []
     zips = [p for p in entries if p.suffix.lower() == ".zip" and p.is_file()]
     if len(zips) == 1 and not any(p.suffix == ".ipynb" for p in folder.rglob("*.ipynb")):
-        return read_submission(zips[0], student=student, names=names)
-    return read_submission(folder, student=student, names=names)
+        return read_submission(zips[0], student=student, names=names, homework=homework)
+    return read_submission(folder, student=student, names=names, homework=homework)
 
 
 def set_up_container(root: Path, log: Callable[[str], None] = print) -> None:
@@ -156,7 +156,7 @@ def _grade(paths: ContainerPaths, config: AutograderConfig, log: Callable[[str],
     if not cached.exists():  # the build's run; reference_evidence re-runs it if it does not fit
         shutil.copytree(source / layout.REFERENCE, cached)
     reference = reference_evidence(course, paths.work, log)
-    submission = _upload(paths.submission, members)
+    submission = _upload(paths.submission, members, Homework.of(course.rubric))
     log(f"grading {submission.student} ({', '.join(submission.problems) or 'files found'})")
     result = grade_submission(
         submission,

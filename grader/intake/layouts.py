@@ -1,10 +1,10 @@
-"""The layouts intake reads, each once, from the mapping `sources` makes of a folder or a zip:
-a class folder, a Gradescope export, and the Canvas, Moodle and Blackboard downloads."""
+"""The layouts intake reads, each once, from a `Source` (a folder or a zip alike): a class
+folder, a Gradescope export, and the Canvas, Moodle and Blackboard downloads; and which of them
+a source is (`layout_of`). The homework's file names come from the rubric (`Homework`)."""
 
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
@@ -13,8 +13,18 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from ..errors import SubmissionError
-from .sources import Files, read_zip
-from .submission import HOMEWORK, Member, Submission, from_files, not_graded, own_name, safe_id, with_problems
+from .sources import Files, Source
+from .submission import (
+    HOMEWORK,
+    Homework,
+    Member,
+    Submission,
+    from_files,
+    not_graded,
+    own_name,
+    safe_id,
+    with_problems,
+)
 
 _METADATA = "submission_metadata.yml"
 # Canvas (lib/content_zipper.rb): `{sortable name}_{LATE_}{user id}_{file id}_{file}`, the name
@@ -36,34 +46,49 @@ _BLACKBOARD = re.compile(r"(?P<student>[^/]+)_attempt_(?P<attempt>\d{4}(-\d\d){5
 _RECEIPT_NAME = re.compile(r"^Name:\s*(?P<name>.*?)\s*\((?P<username>[^()]*)\)\s*$", re.MULTILINE)
 
 
-# ---------------------------------------------------------------- zips
+# ---------------------------------------------------------------- opening
 
 
-def unzip(archive: Path | bytes, shown: Path) -> dict[str, bytes | SubmissionError]:
-    """`read_zip`, without the top folder (or a few nested ones) many zips wrap their files in."""
-    return _strip_common_folder(read_zip(archive, shown))
+def open_path(path: Path, homework: Homework) -> Source:
+    """The folder or zip file `path` (named by the instructor, so followed if it is a link).
+
+    Raises `SubmissionError` for a folder that cannot be listed or a zip that cannot be read."""
+    return _unzip(path, path, homework) if path.is_file() else Source.of_folder(path)
 
 
-def _strip_common_folder(files: dict[str, bytes | SubmissionError]) -> dict[str, bytes | SubmissionError]:
+def _unzip(archive: Path | bytes, shown: Path, homework: Homework) -> Source:
+    """`Source.of_zip`, without the top folder (or a few nested ones) many zips wrap their files in."""
+    source = Source.of_zip(archive, shown)
+    return replace(source, files=_strip_common_folder(source.files, homework))
+
+
+def _open_zip(source: Source, name: str, homework: Homework) -> Source:
+    """The zip `name` of `source` (a student's); raises `SubmissionError` if it cannot be read, or
+    if the entry itself could not be (a link, a FIFO)."""
+    return _unzip(source.read(name), source.shown / name, homework)
+
+
+def _strip_common_folder(files: Files, homework: Homework) -> Files:
     """Zips often hold one top folder (`alice/toy_nn.ipynb`), or a few nested ones: drop them
-    (not `hw3code/`, nor a Moodle student's folder: both say what is inside)."""
+    (not the module's folder, `hw3code/`, nor a Moodle student's folder: both say what is inside)."""
+    module_top = homework.module_folder.split("/", 1)[0]
     while files and all("/" in n for n in files):
         tops = {n.split("/", 1)[0] for n in files}
-        if len(tops) > 1 or tops == {"hw3code"} or any(_MOODLE.fullmatch(n) for n in files):
+        if len(tops) > 1 or (module_top and tops == {module_top}) or any(_MOODLE.fullmatch(n) for n in files):
             break
         files = {n.split("/", 1)[1]: data for n, data in files.items()}
     return files
 
 
-def _zip_submission(data: bytes | SubmissionError, shown: Path, student: str) -> Submission:
-    """The submission a zip's bytes hold (a class folder's entry); a zip that cannot be read is its only problem."""
+def _zip_submission(source: Source, name: str, homework: Homework) -> Submission:
+    """The submission the zip `name` of `source` holds (a class folder's entry); a zip that cannot
+    be read is its only problem."""
+    shown, student = source.shown / name, PurePosixPath(name).stem
     try:
-        if isinstance(data, SubmissionError):  # the entry itself could not be read (a link, a FIFO)
-            raise data
-        files = unzip(data, shown)
+        files = _open_zip(source, name, homework).files
     except SubmissionError as exc:
         return not_graded(student, shown, str(exc))
-    return from_files(files, shown, student)
+    return from_files(files, shown, student, homework)
 
 
 # ---------------------------------------------------------------- layouts
@@ -82,7 +107,7 @@ def _canvas_name(name: str) -> re.Match[str] | None:
     return _CANVAS_ANONYMOUS.fullmatch(name) or _CANVAS.fullmatch(name)
 
 
-def layout_of(names: Collection[str]) -> str:
+def layout_of(names: Collection[str], homework: Homework) -> str:
     """How to read a folder or zip holding `names` (relative POSIX paths): `gradescope`, `moodle`,
     `blackboard`, `canvas`, `submission` or `class`.
 
@@ -95,7 +120,7 @@ def layout_of(names: Collection[str]) -> str:
         return "gradescope"
     if any(_MOODLE.fullmatch(n) for n in names):
         return "moodle"
-    if any(n.startswith("hw3code/") for n in names):
+    if homework.module_folder and any(n.startswith(homework.module_folder) for n in names):
         return "submission"
     top = [n for n in names if "/" not in n and not _ignored_top(n)]
     folders = {n.split("/", 1)[0] for n in names if "/" in n and _homework_or_zip(n) and not _ignored_top(n)}
@@ -104,12 +129,12 @@ def layout_of(names: Collection[str]) -> str:
     if not folders and any(_canvas_name(n) for n in top if _homework_or_zip(n)):
         return "canvas"
     entries = len(folders) + sum(n.lower().endswith(".zip") for n in top)
-    homework = [n for n in top if n.endswith(HOMEWORK)]
-    if any(own_name(n) for n in homework) and entries < 2:
+    loose = [n for n in top if n.endswith(HOMEWORK)]
+    if any(own_name(n, homework) for n in loose) and entries < 2:
         return "submission"
     if entries:
         return "class"
-    return "submission" if homework else "class"
+    return "submission" if loose else "class"
 
 
 def _stray(name: str, data: bytes | SubmissionError, where: Path, layout: str) -> Iterator[Submission]:
@@ -131,22 +156,17 @@ def _stray(name: str, data: bytes | SubmissionError, where: Path, layout: str) -
         )
 
 
-def _class(files: Files, where: Path) -> Iterator[Submission]:
+def _class(source: Source, homework: Homework) -> Iterator[Submission]:
     """Each top folder and zip of a class folder; each loose homework file or unreadable entry as a problem."""
-    groups: dict[str, dict[str, bytes | SubmissionError]] = {}
-    if where.is_dir():  # a student's folder with nothing intake reads is a row, not a silent drop
-        groups = {e.name: {} for e in os.scandir(where) if e.is_dir(follow_symlinks=False) and not _ignored_top(e.name)}
-    for name, data in files.items():
-        top, _, rest = name.partition("/")
-        if not _ignored_top(top):
-            groups.setdefault(top, {}).update({rest: data} if rest else {})
-    for top in sorted(groups):
-        if top not in files:  # a folder
-            yield from_files(groups[top], where / top, top)
+    # A folder listed with nothing intake reads in it is a student's row, not a silent drop.
+    tops = {n.split("/", 1)[0] for n in source.files} | {f for f in source.folders if "/" not in f}
+    for top in sorted(t for t in tops if not _ignored_top(t)):
+        if top not in source.files:  # a folder
+            yield from_files(source.sub(top).files, source.shown / top, top, homework)
         elif top.lower().endswith(".zip"):
-            yield _zip_submission(files[top], where / top, PurePosixPath(top).stem)
+            yield _zip_submission(source, top, homework)
         else:
-            yield from _stray(top, files[top], where, "class")
+            yield from _stray(top, source.files[top], source.shown, "class")
 
 
 # ---------------------------------------------------------------- Gradescope
@@ -166,62 +186,67 @@ def _members(info: object, folder: str) -> tuple[Member, ...]:
     )
 
 
-def _gradescope(files: Files, where: Path) -> Iterator[Submission]:
+def _gradescope(source: Source, homework: Homework) -> Iterator[Submission]:
     """Each submission folder a Gradescope export's metadata names, a group's once, with its `members`."""
-    shown = where / _METADATA
-    data = files[_METADATA]
+    shown = source.shown / _METADATA
     try:
-        if isinstance(data, SubmissionError):
-            raise data
-        metadata = yaml.safe_load(data.decode("utf-8")) or {}
+        metadata = yaml.safe_load(source.read(_METADATA).decode("utf-8")) or {}
     except (SubmissionError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SubmissionError(f"{shown}: unreadable Gradescope metadata ({exc})") from exc
     if not isinstance(metadata, dict):
         raise SubmissionError(f"{shown}: expected a mapping of submission folders")
     for folder, info in sorted((str(k), v) for k, v in metadata.items()):
-        mine = {n[len(folder) + 1 :]: d for n, d in files.items() if n.startswith(folder + "/")}
         members = _members(info, folder)
-        sub = from_files(mine, where / folder, members[0].student, members[0].names)
+        sub = from_files(
+            source.sub(folder).files, source.shown / folder, members[0].student, homework, members[0].names
+        )
         yield replace(sub, members=members if len(members) > 1 else ())
 
 
 # ---------------------------------------------------------------- Canvas, Moodle, Blackboard
 
 # How one student's files of an LMS download make a submission: (what the names' `student`
-# group holds: the id, or Blackboard's prefix; the matches of the student's file names, every
-# file, the download's path) -> Submission.
-_Student = Callable[[str, list[re.Match[str]], Files, Path], Submission]
+# group holds: the id, or Blackboard's prefix; the matches of the student's file names, the
+# download, the homework) -> Submission.
+_Student = Callable[[str, list[re.Match[str]], Source, Homework], Submission]
 
 
 def _download(
-    files: Files, where: Path, *, system: str, parse: Callable[[str], re.Match[str] | None], student: _Student
+    source: Source,
+    homework: Homework,
+    *,
+    system: str,
+    parse: Callable[[str], re.Match[str] | None],
+    student: _Student,
 ) -> Iterator[Submission]:
     """Each student's submission of an LMS download, whose file names `parse` reads (a match with
     a `student` group), made by `student`; each other homework file as a problem."""
     groups: dict[str, list[re.Match[str]]] = {}
-    for name, data in files.items():
+    for name, data in source.files.items():
         if _ignored_top(name.split("/", 1)[0]):
             continue
         match = parse(name)
         if match:
             groups.setdefault(match["student"], []).append(match)
         else:
-            yield from _stray(name, data, where, system)
+            yield from _stray(name, data, source.shown, system)
     for who in sorted(groups):
-        yield student(who, groups[who], files, where)
+        yield student(who, groups[who], source, homework)
 
 
-def _uploads(matches: Iterable[re.Match[str]], files: Files, where: Path) -> dict[str, bytes | SubmissionError]:
+def _uploads(
+    matches: Iterable[re.Match[str]], source: Source, homework: Homework
+) -> dict[str, bytes | SubmissionError]:
     """The files of a download named by `matches`, under the student's own names (`original`),
     each `.zip` among them replaced by its files (`hw3.zip/toy_nn.ipynb`) or by why it cannot be read."""
     out: dict[str, bytes | SubmissionError] = {}
     for match in matches:
-        name, data = match["original"], files[match.string]
-        if not (name.lower().endswith(".zip") and isinstance(data, bytes)):
-            out[name] = data
+        name = match["original"]
+        if not name.lower().endswith(".zip"):
+            out[name] = source.files[match.string]
             continue
         try:
-            out.update({f"{name}/{inner}": d for inner, d in unzip(data, where / match.string).items()})
+            out.update({f"{name}/{inner}": d for inner, d in _open_zip(source, match.string, homework).files.items()})
         except SubmissionError as exc:
             out[name] = exc
     return out
@@ -232,7 +257,7 @@ def _without_copy_suffix(name: str) -> str:
     return match["base"] + match["ext"] if match else name
 
 
-def _canvas_student(student: str, matches: list[re.Match[str]], files: Files, where: Path) -> Submission:
+def _canvas_student(student: str, matches: list[re.Match[str]], source: Source, homework: Homework) -> Submission:
     """A Canvas student's files under their own names. Canvas keeps only the latest attempt, but
     a file uploaded again is named `toy_nn-1.ipynb`: of two such, the newest is graded."""
     newest: dict[str, re.Match[str]] = {}
@@ -247,17 +272,18 @@ def _canvas_student(student: str, matches: list[re.Match[str]], files: Files, wh
     if any(m["late"] for m in matches):
         names["late"] = "yes"
     notes = [f"re-uploaded files: graded the newest of each (ignored {', '.join(ignored)})"] if ignored else []
-    return with_problems(from_files(_uploads(newest.values(), files, where), where, student, names), notes)
+    uploads = _uploads(newest.values(), source, homework)
+    return with_problems(from_files(uploads, source.shown, student, homework, names), notes)
 
 
-def _moodle_student(student: str, matches: list[re.Match[str]], files: Files, where: Path) -> Submission:
+def _moodle_student(student: str, matches: list[re.Match[str]], source: Source, homework: Homework) -> Submission:
     """A Moodle student's files, with the paths they uploaded them under, from their folder."""
     first = matches[0]
-    source = where / first.string.split("/", 1)[0] if "/" in first["sep"] else where
-    return from_files(_uploads(matches, files, where), source, student, {"name": first["name"]})
+    shown = source.shown / first.string.split("/", 1)[0] if "/" in first["sep"] else source.shown
+    return from_files(_uploads(matches, source, homework), shown, student, homework, {"name": first["name"]})
 
 
-def _blackboard_student(prefix: str, matches: list[re.Match[str]], files: Files, where: Path) -> Submission:
+def _blackboard_student(prefix: str, matches: list[re.Match[str]], source: Source, homework: Homework) -> Submission:
     """A Blackboard student's latest attempt (its date-time sorts as text); the id is the username
     the receipt gives (`Name: Jane Doe (jdoe)`), else the prefix's part after its last `_`.
 
@@ -265,7 +291,7 @@ def _blackboard_student(prefix: str, matches: list[re.Match[str]], files: Files,
     is allowed when the assignment allows several attempts, and the last is what the student meant."""
     attempts = sorted({m["attempt"] for m in matches})
     latest = [m for m in matches if m["attempt"] == attempts[-1]]
-    receipt = next((files[m.string] for m in latest if not m["original"]), None)
+    receipt = next((source.files[m.string] for m in latest if not m["original"]), None)
     found = _RECEIPT_NAME.search(receipt.decode("utf-8", "replace")) if isinstance(receipt, bytes) else None
     username = found["username"] if found else ""
     student = username if username and prefix.endswith(f"_{username}") else prefix.rsplit("_", 1)[-1]
@@ -273,12 +299,12 @@ def _blackboard_student(prefix: str, matches: list[re.Match[str]], files: Files,
     names["attempt"] = attempts[-1]
     if len(attempts) > 1:
         names["ignored_attempts"] = ", ".join(attempts[:-1])
-    uploads = _uploads((m for m in latest if m["original"]), files, where)
-    return from_files(uploads, where, student, names)
+    uploads = _uploads((m for m in latest if m["original"]), source, homework)
+    return from_files(uploads, source.shown, student, homework, names)
 
 
-# Each layout `layout_of` names but `submission`: (the files, where they were read from) -> its submissions.
-LAYOUTS: dict[str, Callable[[Files, Path], Iterator[Submission]]] = {
+# Each layout `layout_of` names but `submission`: (the source, the homework) -> its submissions.
+LAYOUTS: dict[str, Callable[[Source, Homework], Iterator[Submission]]] = {
     "gradescope": _gradescope,
     "class": _class,
     "canvas": functools.partial(_download, system="Canvas", parse=_canvas_name, student=_canvas_student),

@@ -1,7 +1,9 @@
-"""Reading what an instructor names into one mapping: each file's relative POSIX name, with its
-bytes or the error that kept it from being read (a link, an unreadable file, a folder that
-cannot be listed, a file too large). A folder is read from disk, never through a link inside
-it; a zip is read in memory (never extracted), once its sizes are within the bounds below.
+"""A `Source`: a folder or a zip as intake reads it, one mapping of each file's relative POSIX
+name to its bytes or to the error that kept it from being read (a link, an unreadable file, a
+folder that cannot be listed, a file too large). A folder is read from disk, never through a
+link inside it (`Source.of_folder`); a zip is read in memory, never extracted, once its sizes
+are within the bounds below (`Source.of_zip`). Once read, the two are read alike: the layouts
+take a `Source`, its sub-folders (`Source.sub`) and its files (`Source.read`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import stat
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import SubmissionError
@@ -114,9 +117,10 @@ def _read_entry(path: Path, kind: str) -> bytes:
     return _read_file(path)
 
 
-def read_folder(folder: Path) -> dict[str, bytes | SubmissionError]:
+def _read_folder(folder: Path) -> tuple[dict[str, bytes | SubmissionError], frozenset[str]]:
     """The files under `folder` that intake reads (`_READ`), each link among its entries and each
-    folder that cannot be listed as its error. Raises `SubmissionError` if `folder` cannot be listed."""
+    folder that cannot be listed as its error, and every folder inside. Raises `SubmissionError`
+    if `folder` cannot be listed."""
     kinds, unlisted = _walk(folder)
     files: dict[str, bytes | SubmissionError] = {rel: SubmissionError(p) for rel, p in unlisted.items()}
     for rel, kind in sorted(kinds.items()):
@@ -126,7 +130,7 @@ def read_folder(folder: Path) -> dict[str, bytes | SubmissionError]:
             files[rel] = _read_entry(folder / rel, kind)
         except SubmissionError as exc:
             files[rel] = exc
-    return dict(sorted(files.items()))
+    return dict(sorted(files.items())), frozenset(rel for rel, kind in kinds.items() if kind == "dir")
 
 
 # ---------------------------------------------------------------- reading zips
@@ -168,10 +172,8 @@ def _zip_member(shown: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) ->
     return archive.read(info)
 
 
-def read_zip(archive: Path | bytes, shown: Path) -> dict[str, bytes | SubmissionError]:
-    """The members intake reads of the zip file `archive` (or a zip's bytes), shown as `shown`
-    in messages. Raises `SubmissionError` for a zip that cannot be read, is over a bound, or
-    names a member outside itself."""
+def _read_zip(archive: Path | bytes, shown: Path) -> dict[str, bytes | SubmissionError]:
+    """The members intake reads (`_READ`) of the zip `archive`, by name (see `Source.of_zip`)."""
     try:
         with zipfile.ZipFile(io.BytesIO(archive) if isinstance(archive, bytes) else archive) as opened:
             infos = opened.infolist()
@@ -184,3 +186,51 @@ def read_zip(archive: Path | bytes, shown: Path) -> dict[str, bytes | Submission
             return files
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
         raise SubmissionError(f"{shown}: not a readable zip archive ({exc})") from exc
+
+
+# ---------------------------------------------------------------- the source
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder or a zip as intake reads it: what messages call it (`shown`), each file it reads
+    with its bytes or the error that kept it from being read (`files`), and every folder inside,
+    listed even when nothing in it is read (`folders`; a zip's are not listed, so a folder in a
+    zip holding nothing intake reads is not seen).
+    """
+
+    shown: Path
+    files: Files
+    folders: frozenset[str] = frozenset()
+
+    @classmethod
+    def of_folder(cls, folder: Path) -> Source:
+        """The folder `folder`, read from disk (it may itself be a link; none inside is followed).
+
+        Raises `SubmissionError` if `folder` cannot be listed."""
+        files, folders = _read_folder(folder)
+        return cls(folder, files, folders)
+
+    @classmethod
+    def of_zip(cls, archive: Path | bytes, shown: Path) -> Source:
+        """The zip file `archive` (or a zip's bytes), read in memory and shown as `shown`.
+
+        Raises `SubmissionError` for a zip that cannot be read, is over a bound, or names a
+        member outside itself."""
+        return cls(shown, _read_zip(archive, shown))
+
+    def read(self, name: str) -> bytes:
+        """The bytes of the file `name`; raises the `SubmissionError` that kept it from being read."""
+        data = self.files[name]
+        if isinstance(data, SubmissionError):
+            raise data
+        return data
+
+    def sub(self, folder: str) -> Source:
+        """The folder `folder` inside (a relative POSIX name), as a source of its own."""
+        prefix = folder + "/"
+        return Source(
+            self.shown / folder,
+            {name.removeprefix(prefix): data for name, data in self.files.items() if name.startswith(prefix)},
+            frozenset(name.removeprefix(prefix) for name in self.folders if name.startswith(prefix)),
+        )
