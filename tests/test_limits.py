@@ -15,9 +15,10 @@ import nbformat
 import pytest
 
 from grader.datasets.cifar import prepare_split
-from grader.evidence import WHOLE_LIMIT
+from grader.evidence import PARAM_NAMES, WHOLE_LIMIT
 from grader.grading import Course, grade_submission
 from grader.harness import notebook_runner
+from grader.harness import probes as harness_probes
 from grader.intake import read_submission
 from grader.rubric import load_rubric
 
@@ -67,6 +68,7 @@ def test_a_search_past_a_limit_is_stopped_and_its_best_net_graded(tmp_path, cifa
     assert not any("the run was stopped" in p for p in result.problems)
 
 
-def test_the_harness_and_the_checks_name_the_whole_limit_alike():
-    """The harness cannot import the grader (the sandbox hides it): the name is written twice."""
+def test_the_harness_and_the_checks_name_the_whole_limit_and_the_params_alike():
+    """The harness cannot import the grader (the sandbox hides it): these names are written twice."""
     assert notebook_runner.WHOLE_LIMIT == WHOLE_LIMIT
+    assert harness_probes.PARAM_NAMES == PARAM_NAMES
