@@ -25,10 +25,12 @@ import jsonschema
 import pytest
 from scratch import scratch
 
+from grader.checks.families import FAMILIES, family_of
 from grader.datasets.synth import cached_synthetic_cifar
 from grader.gradescope.build import MIN_MEMORY_MB, build_autograder
-from grader.gradescope.feedback import HARNESS_FAILURE, INSTRUCTOR_NOTES
+from grader.gradescope.feedback import HARNESS_FAILURE, INSTRUCTOR_NOTES, gradescope_results
 from grader.gradescope.layout import AutograderConfig
+from grader.results import read_result
 from grader.rubric import load_rubric
 from grader.sandbox import isolation_available
 
@@ -430,6 +432,20 @@ def test_a_container_too_small_is_refused_with_the_setting_to_choose(
     assert f"has {limit} MB of memory" in notes and f"needs {MIN_MEMORY_MB} MB" in notes
     assert f"at least {-(-MIN_MEMORY_MB // 1024)} GB" in notes
     assert not (root / "grading").exists()  # nothing was started
+
+
+def test_a_results_file_sums_the_visible_checks_by_family_and_keeps_to_the_format():
+    """What `gradescope_results` writes for a stored result (no container needed): Gradescope's
+    format, the visible checks' points per family in the student's summary, none hidden."""
+    result = read_result(ROOT / "tests" / "files" / "golden" / "out" / "forgot-half" / "results.json")
+    rubric = load_rubric(ROOT / "solutions" / "rubric.toml")
+    results = gradescope_results(result, rubric)
+    jsonschema.validate(results, RESULTS_SCHEMA)
+    for family in FAMILIES:
+        shown = [c for c in result.checks if family_of(c.id) == family.key and c.visibility == "visible"]
+        shown = [c for c in shown if c.status != "skipped"]
+        row = f"| {family.title} | {sum(c.score for c in shown):g} / {sum(c.max_score for c in shown):g} |"
+        assert (row in results["output"]) == bool(shown), (family.key, results["output"])
 
 
 def test_autograder_config_names_its_file_when_unreadable(tmp_path):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..report.render import FAMILIES
+from ..checks.families import FAMILIES, family_of
 from ..results import SubmissionResult, jsonable
 from ..rubric import Rubric
 
@@ -71,10 +71,10 @@ def _summary(result: SubmissionResult, rubric: Rubric) -> str:
     else:
         lines.append(f"**{result.score:g} / {sum(c.counted_max for c in automatic):g} points**")
     lines += ["", "| part | points (visible checks) |", "| --- | --- |"]
-    for family, title in FAMILIES.items():
-        mine = [c for c in shown if c.id.split(".")[0] == family and c.status != "skipped"]
+    for family in FAMILIES:
+        mine = [c for c in shown if family_of(c.id) == family.key and c.status != "skipped"]
         if mine:
-            lines.append(f"| {title} | {sum(c.score for c in mine):g} / {sum(c.max_score for c in mine):g} |")
+            lines.append(f"| {family.title} | {sum(c.score for c in mine):g} / {sum(c.max_score for c in mine):g} |")
     if result.validation_accuracy is not None:
         lines += ["", f"Validation accuracy of your `best_net`: **{result.validation_accuracy:.1%}**."]
     manual = [c for c in result.checks if c.manual]
