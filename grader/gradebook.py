@@ -199,7 +199,7 @@ def write_question_sheet(results: Sequence[SubmissionResult], path: Path) -> Non
     rows = []
     for r in results:
         for check in (c for c in r.checks if c.manual):
-            status = check.status if check.answer else "no answer found"
+            status: str = check.status if check.answer else "no answer found"
             if check.automatic is not None:  # a TA scored it: the sheet says how
                 status = check.message
             rows.append([r.student, check.id, "", "", _points(check.max_score), status, _text(check.answer)])

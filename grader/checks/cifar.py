@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..evidence import PARAM_NAMES, Evidence
-from ..results import CheckResult
+from ..results import CheckResult, Status
 from ..rubric import CheckSpec
 from . import netmath
 from .base import Context, Item, hidden_skipped, outcome
@@ -200,7 +200,7 @@ def check_test(spec: CheckSpec, evidence: Evidence, context: Context) -> CheckRe
         message = "the notebook left no test_acc" + (f"; {failing[0]}" if failing else "")
     else:
         message = f"the notebook's test_acc is {reported:g}, but best_net scores {correct / total:g} on the test set"
-    status = "error" if failing else None  # the cell that makes test_acc raised or ran out of time
+    status: Status | None = "error" if failing else None  # the cell that makes test_acc raised or ran out of time
     return outcome(spec, [item], message, status=status, expected=correct / total, observed=reported)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evidence import PARAM_NAMES, Evidence, ProbeOutcome
-from ..results import CheckResult
+from ..results import CheckResult, Status
 from ..rubric import CheckSpec
 from . import netmath
 from .base import Context, Item, compare_with_reference, hidden_skipped, outcome, shape_note, why_not_compared
@@ -37,7 +37,7 @@ HIDDEN_CASES = (1, 2, 3)
 
 def probe_failure(spec: CheckSpec, name: str, probe: ProbeOutcome) -> CheckResult:
     """The check's result when the probe it needs raised, timed out or never ran."""
-    status = "error" if probe.status in ("error", "timeout") else "failed"
+    status: Status = "error" if probe.status in ("error", "timeout") else "failed"
     item = Item(name, False, note=probe.error[-3000:])
     return outcome(spec, [item], f"{name}: {probe.summary()}", status=status, fraction=0.0)
 
