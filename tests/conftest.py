@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def pytest_report_header() -> str:
     """The free space where the tests write: a full disk fails tests far from its cause."""
     free = shutil.disk_usage(tempfile.gettempdir()).free
-    return f"free space in {tempfile.gettempdir()}: {free / 2**30:.1f} GiB (the full suite needs about 8)"
+    return f"free space in {tempfile.gettempdir()}: {free / 2**30:.1f} GiB (the full suite took up to 12)"
 
 
 @pytest.fixture(scope="session")
