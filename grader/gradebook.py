@@ -84,8 +84,8 @@ def apply_manual_scores(
     check, or a score outside 0..max.
 
     A score for a manual check (a free-text question) fills it in; one for an automatic
-    check overrides the grader (a regrade request), which stays on record in the check's
-    `automatic`. Applying the same scores again changes nothing."""
+    check overrides the grader (a regrade request). Either way the grader's own verdict stays
+    on record in the check's `automatic`. Applying the same scores again changes nothing."""
     updated: dict[str, SubmissionResult] = {r.student: r for r in results}
     for score in scores:
         result = updated.get(score.student)
