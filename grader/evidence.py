@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from nbformat import NotebookNode
 
-__all__ = ["PARAM_NAMES", "WHOLE_LIMIT", "CellRecord", "Evidence", "Harvest", "ProbeOutcome"]
+__all__ = ["HARVESTED_NETS", "PARAM_NAMES", "WHOLE_LIMIT", "CellRecord", "Evidence", "Harvest", "ProbeOutcome"]
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")  # a TwoLayerNet's params, as the harvest takes them
+HARVESTED_NETS = ("best_net", "subopt_net")  # the nets the harvest takes (the harness names them too)
 
 # The `ename` the harness gives a cell stopped by the submission's whole time limit rather than
 # by its own (harness/notebook_runner.py writes it; a test keeps the two equal).

@@ -28,7 +28,7 @@ from nbformat import NotebookNode
 
 from .datasets.cifar import PreparedSplit
 from .errors import SubmissionError
-from .evidence import PARAM_NAMES, CellRecord, Evidence, Harvest
+from .evidence import HARVESTED_NETS, PARAM_NAMES, CellRecord, Evidence, Harvest
 from .fsutil import atomic_write_bytes
 from .intake import Submission
 from .leftovers import temp_dir
@@ -37,14 +37,13 @@ from .probe_plan import ProbeSpec, read_outcomes, write_plan
 from .rubric import Rubric, SubmissionLimits
 from .sandbox import Mount, SandboxLimits, SandboxResult, run_sandboxed
 
-__all__ = ["HARVESTED_NETS", "RunInfo", "load_submitted", "read_evidence", "run_submission"]
+__all__ = ["RunInfo", "load_submitted", "read_evidence", "run_submission"]
 
 HARNESS = Path(__file__).resolve().parent / "harness"
 _STATE = ".grader"  # the workspace's folder for the job, the inputs and the outputs
 _NOT_COPIED = ("rubric.toml", "__pycache__", ".ipynb_checkpoints", "datasets")
 _MAX_SMALL_FILE = 4 << 20
 _MAX_HARVEST = 256 << 20
-HARVESTED_NETS = ("best_net", "subopt_net")  # the nets the harvest takes (the harness names them too)
 
 
 def _harvest_reserve(timeout: float) -> float:

@@ -47,8 +47,8 @@ from .checks.answers import answer_text
 from .checks.cifar import validation_accuracy
 from .datasets.cifar import PreparedSplit, batches_dir, prepare_split
 from .errors import ConfigError, DataError, GraderError
-from .evidence import CellRecord, Evidence
-from .execute import HARVESTED_NETS, RunInfo, load_submitted, read_evidence, run_submission
+from .evidence import HARVESTED_NETS, CellRecord, Evidence
+from .execute import RunInfo, load_submitted, read_evidence, run_submission
 from .fsutil import atomic_write_text
 from .gradebook import ManualScore, merge_manual_scores
 from .handcalc import ANSWERS_FILE, load_answers

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..checks.cifar import net_problem
-from ..evidence import Evidence
+from ..evidence import HARVESTED_NETS, Evidence
 from ..fsutil import atomic_write_bytes
 
 __all__ = ["ARTIFACTS", "load_artifacts", "save_artifacts", "weight_grid"]
@@ -46,7 +46,7 @@ def save_artifacts(evidence: Evidence, folder: Path, starter: Path) -> None:
             if history is not None and history.ndim == 1 and history.size <= _MAX_HISTORY:
                 arrays[f"baseline.{key}"] = history
     harvest = evidence.harvest
-    for name in ("best_net", "subopt_net"):  # the weights question compares the two
+    for name in HARVESTED_NETS:  # the weights question compares the two
         net = harvest.nets.get(name) if harvest else None
         if net is not None and not net_problem(net):
             arrays[f"{name}.grid"] = weight_grid(net["W1"], starter)
