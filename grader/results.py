@@ -23,6 +23,7 @@ from .errors import GraderError
 from .fsutil import atomic_write_text
 
 __all__ = [
+    "NOT_SANDBOXED",
     "STATUSES",
     "CellSummary",
     "CheckResult",
@@ -269,6 +270,9 @@ class CheckResult:
         )
 
 
+NOT_SANDBOXED = "not sandboxed"  #: the flag of a submission whose code ran without the sandbox
+
+
 @dataclass(frozen=True)
 class SubmissionResult:
     """Everything the grader concluded about one submission."""
@@ -305,6 +309,17 @@ class SubmissionResult:
     def pending_points(self) -> float:
         """Points of manual checks that still wait for a TA's score."""
         return sum(c.max_score for c in self.checks if c.status == "pending")
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """What an instructor should look at, in this order: a run without the sandbox
+        ("not sandboxed"), the flagged checks (tampering), the first three errors, then the
+        intake and run problems. The class summary lists them all; the terminal's table too,
+        but says "not sandboxed" once under the table."""
+        flags = [] if self.sandboxed else [NOT_SANDBOXED]
+        flags += [c.message for c in self.checks if c.status == "flagged"]
+        flags += [f"{c.id}: {c.message}" for c in self.checks if c.status == "error"][:3]
+        return (*flags, *self.problems)
 
     def check(self, check_id: str) -> CheckResult | None:
         """The result of `check_id`, if it ran."""

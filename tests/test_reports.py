@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from grader.report import rerender
+from grader.report.console import grade_table
 from grader.report.render import ClassRow, render_class_summary, render_student_report
 from grader.results import CheckResult, Diff, Item, SubmissionResult, read_result
 from grader.rubric import load_rubric
@@ -217,6 +218,29 @@ def test_a_diff_shows_as_one_and_a_text_that_looks_like_one_does_not() -> None:
     assert [type(d.observed) for d in stored.checks[0].details] == [Diff, str]
     html = _render(stored, {}, {}, student_view=False)
     assert html.count('<pre class="diff">') == 1
+
+
+def test_the_class_summary_and_the_terminal_show_the_same_flags() -> None:
+    """One list of what an instructor should look at (`SubmissionResult.flags`): the class
+    summary shows it per student, the terminal too, but "not sandboxed" once under its table."""
+    checks = (
+        CheckResult("integrity.code", "Integrity: code", "flagged", 0.0, 0.0, "code outside the regions changed"),
+        *(CheckResult(f"toy.c{i}", f"c{i}", "error", 0.0, 1.0, f"raised E{i}") for i in range(4)),
+    )
+    loose = SubmissionResult("ann", checks, 1.0, False, "NOT ISOLATED: no bwrap", problems=("no answers file",))
+    kept = SubmissionResult("bob", (), 1.0, True)
+    assert loose.flags == (
+        "not sandboxed",
+        "code outside the regions changed",
+        *(f"toy.c{i}: raised E{i}" for i in range(3)),  # the first three errors
+        "no answers file",
+    )
+    assert kept.flags == ()
+    page = render_class_summary([ClassRow(loose, "ann/report.html", loose.flags)], rule=RUBRIC.accuracy, title="t")
+    assert all(escape(flag, quote=False) in page for flag in loose.flags)
+    lines = grade_table([loose, kept]).splitlines()
+    assert [line[4:] for line in lines if line.startswith("  ! ")] == list(loose.flags[1:])
+    assert "1 of 2 ran without the sandbox: NOT ISOLATED: no bwrap" in lines
 
 
 @pytest.mark.slow

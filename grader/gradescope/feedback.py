@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..checks.families import FAMILIES, family_of
-from ..results import SubmissionResult, jsonable
+from ..results import NOT_SANDBOXED, SubmissionResult, jsonable
 from ..rubric import Rubric
 
 __all__ = ["HARNESS_FAILURE", "INSTRUCTOR_NOTES", "gradescope_results", "not_graded"]
@@ -99,7 +99,7 @@ def gradescope_results(
     data = result.to_gradescope()
     instructor = list(notes)
     if not result.sandboxed:
-        instructor.append(f"not sandboxed: {result.sandbox_note or 'the code ran without the sandbox'}")
+        instructor.append(f"{NOT_SANDBOXED}: {result.sandbox_note or 'the code ran without the sandbox'}")
     instructor += [f"problem: {p}" for p in result.problems]
     tests = [_sealed(t) for t in data["tests"] if not t["extra_data"]["manual"]]
     data.update(

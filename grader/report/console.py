@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..checks.families import FAMILIES, family_of
-from ..results import SubmissionResult
+from ..results import NOT_SANDBOXED, SubmissionResult
 
 __all__ = ["grade_table"]
 
 
 def grade_table(results: Sequence[SubmissionResult], descriptions: Mapping[str, str] | None = None) -> str:
     """The table `grader grade` prints: a student a line, their points by family, the
-    validation accuracy, then what went wrong; `descriptions` (the demo's) under each name."""
+    validation accuracy, then its flags (`SubmissionResult.flags`); `descriptions` (the demo's)
+    under each name."""
     groups = [f.key for f in FAMILIES if f.column]
     header = f"{'student':<20} {'total':>15} " + " ".join(f"{g:>9}" for g in groups) + f" {'val acc':>8}"
     lines = [header, "-" * len(header)]
@@ -30,9 +31,11 @@ def grade_table(results: Sequence[SubmissionResult], descriptions: Mapping[str, 
         lines.append(f"{r.student:<20} {total:>15} " + " ".join(f"{c:>9}" for c in cells) + f" {accuracy:>8}")
         if descriptions and r.student in descriptions:
             lines.append(f"  {descriptions[r.student]}")
-        flagged = [c.message for c in r.checks if c.status == "flagged"]
-        for problem in [*r.problems, *flagged]:
-            lines.append(f"  ! {problem}")
+        lines += [f"  ! {flag}" for flag in r.flags if flag != NOT_SANDBOXED]
+    unsandboxed = [r for r in results if not r.sandboxed]
+    if unsandboxed:  # once, not a line per student: a batch runs all with the sandbox or all without
+        note = unsandboxed[0].sandbox_note or "the code ran in plain subprocesses"
+        lines.append(f"{len(unsandboxed)} of {len(results)} ran without the sandbox: {note}")
     skipped = {r.skipped_points for r in results} - {0}
     if skipped:
         lines.append(

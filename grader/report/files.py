@@ -94,20 +94,12 @@ def write_report(result: SubmissionResult, out: Path, rubric: Rubric, *, student
     return path
 
 
-def _flags(result: SubmissionResult) -> tuple[str, ...]:
-    flags = [] if result.sandboxed else ["not sandboxed"]
-    flags += [c.message for c in result.checks if c.status == "flagged"]
-    flags += [f"{c.id}: {c.message}" for c in result.checks if c.status == "error"][:3]
-    flags += list(result.problems)
-    return tuple(flags)
-
-
 def write_class_files(
     results: Sequence[SubmissionResult], out: Path, rubric: Rubric, failed: Sequence[str] = ()
 ) -> None:
     """Write `gradebook.csv`, `index.html` (the class summary, linking every student's
     report), and for the TA `questions.html` and `questions.csv`."""
-    rows = [ClassRow(r, f"{r.student}/report.html", _flags(r)) for r in results]
+    rows = [ClassRow(r, f"{r.student}/report.html", r.flags) for r in results]
     write_gradebook(results, out / "gradebook.csv")
     write_question_sheet(results, out / "questions.csv")
     model_answers = out / REFERENCE_FOLDER / MODEL_ANSWERS
