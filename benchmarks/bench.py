@@ -1,19 +1,25 @@
-"""Benchmarks: the grader's speed and memory targets, each against a baseline of the same run.
+"""Benchmarks: the grader's speed and memory, each against a baseline of the same run.
 
-    python benchmarks/bench.py [--quick]
+    python benchmarks/bench.py [--quick] [--only SECTION,...] [--peers]
 
-Prints one table. Every row measures a design choice against the naive way of doing
-the same thing, on this machine, in this run (so the ratio is meaningful even on a
-loaded or slow machine):
+Prints one table (and `--markdown` writes it as the README shows it). Every row sets a
+measurement beside a baseline measured in the same run, on this machine, so the ratio
+means something even on a loaded or slow one, and says the target it is held to:
 
-- the data split, prepared once and cached, against preparing it again;
-- the sandbox's cost: a module-only run (what `grader check --quick` runs) in bubblewrap,
-  and in the Landlock-confined fallback, each against no isolation;
-- parallel grading: a batch with -j 2 against -j 1;
-- resuming: regrading an unchanged batch against grading it;
-- shared training data: probes read the cached split through memory maps, against
-  each process loading its own copy (peak resident memory of one training run);
-- one full submission on the full-size synthetic data, and its report's rendering.
+- data:     the split prepared once and cached, against preparing it again; a training
+            run's private memory with the split memory-mapped, against its own copy;
+- sandbox:  a module-only run in bubblewrap and in the Landlock fallback, against none;
+- overhead: `grader grade` of one submission against bare `jupyter execute` of the same
+            notebook in the same workspace, data and BLAS threads, with where the time
+            went (grading.log's stages) and the peak memory, the grader's own apart;
+            on the fast set and (unless --quick) on the realistic one;
+- batch:    8 full-notebook submissions with -j 1 and -j 2, then again unchanged (cached);
+- peers:    nbgrader and otter-grader on the same 8 submissions (`make bench-peers`
+            makes their environments; skipped, and said so, where they are missing);
+- check:    `grader check --quick` and `grader check` on a finished folder;
+- render:   a student's report (both views) and the class pages of 300 students;
+- growth:   4, 8 and 16 submissions (module and notebook, no data): the time per
+            submission should stay flat; the projection for a class of 300.
 """
 
 from __future__ import annotations
@@ -24,35 +30,75 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import ONE_THREAD, Measured, Table, measure, stages_of, timed  # noqa: E402
 from grader.confine import landlock_abi  # noqa: E402
 from grader.datasets.synth import cached_synthetic_cifar  # noqa: E402
 from grader.examples import materialize_examples  # noqa: E402
 from grader.grading import Course, grade_batch, grade_submission, open_course  # noqa: E402
 from grader.intake import read_submission  # noqa: E402
-from grader.project import find_project  # noqa: E402
-from grader.report import rerender  # noqa: E402
+from grader.project import Project, find_project  # noqa: E402
 from grader.sandbox import isolation_available  # noqa: E402
 
-ROWS: list[tuple[str, str, str, str]] = []
+SECTIONS = ("data", "sandbox", "overhead", "batch", "peers", "check", "render", "growth")
+GRADER = [sys.executable, "-m", "grader"]
+_QUIET = lambda *_: None  # noqa: E731
 
 
-def row(what: str, ours: float, baseline: float, unit: str = "s") -> None:
-    """Record a measurement beside its baseline; the ratio is baseline / ours."""
-    ratio = baseline / ours if ours else float("inf")
-    ROWS.append((what, f"{ours:.2f} {unit}", f"{baseline:.2f} {unit}", f"{ratio:.1f}x"))
-    print(f"  {what}: {ours:.2f} {unit} vs {baseline:.2f} {unit}", file=sys.stderr, flush=True)
+@dataclass
+class Bench:
+    """What the sections share: the project, a scratch folder, the data sets, the table."""
+
+    project: Project
+    work: Path
+    table: Table
+    quick: bool
+
+    @property
+    def cache(self) -> Path:
+        """The grader's cache (data sets and splits) for this run."""
+        return self.work / "cache"
+
+    def data(self, profile: str) -> Path:
+        """The synthetic CIFAR-10 of `profile`, in the real format (made once, then cached)."""
+        return cached_synthetic_cifar(self.cache, profile, log=_QUIET)
+
+    def course(self, profile: str | None) -> Course:
+        """The course graded on `profile`'s data, or without data (None)."""
+        solutions, assignment = self.project.solutions, self.project.assignment
+        if profile is None:
+            return open_course(solutions, assignment, cifar_dir=None, cache=self.cache, skip_cifar=True)
+        return open_course(solutions, assignment, cifar_dir=self.data(profile), cache=self.cache)
+
+    def submissions(self) -> list[Path]:
+        """The 8 submissions every batch grades: the demo's 7 examples and a second reference."""
+        folders = materialize_examples(
+            self.project.examples / "examples.toml",
+            {"solutions": self.project.solutions, "assignment": self.project.assignment},
+            self.work / "examples",
+            notebook="toy_nn.ipynb",
+            module="hw3code/neural_net.py",
+        )
+        twin = self.work / "examples" / "reference-twin"
+        if not twin.exists():
+            shutil.copytree(self.work / "examples" / "reference", twin)
+        return [*folders, twin]
 
 
-def timed(function, *args, **kwargs) -> tuple[float, object]:
-    started = time.perf_counter()
-    value = function(*args, **kwargs)
-    return time.perf_counter() - started, value
+def section_data(bench: Bench) -> None:
+    """The split cached against prepared; memory-mapped against copied."""
+    project, data = bench.project, bench.data("realistic")
+    cold, course = timed(open_course, project.solutions, project.assignment, cifar_dir=data, cache=bench.cache)
+    warm, _ = timed(open_course, project.solutions, project.assignment, cifar_dir=data, cache=bench.cache)
+    bench.table.row("open a course: split cached vs prepared", warm, cold)
+    assert course.split is not None
+    mapped, copied = private_mb(course.split.folder, "mmap"), private_mb(course.split.folder, "copy")
+    bench.table.row("private memory of a training run: memory-mapped split vs own copy", mapped, copied, "MB")
 
 
 _TRAIN = """
@@ -81,94 +127,278 @@ def private_mb(split_folder: Path, mode: str) -> float:
     return float(out.stdout.strip())
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the full-notebook row (about two minutes)")
-    args = parser.parse_args()
-    project = find_project(ROOT)
-    with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
-        work = Path(tmp)
-        cache = work / "cache"
-        quiet = lambda *_: None  # noqa: E731
+def section_sandbox(bench: Bench) -> None:
+    """A module-only run (what `grader check --quick` runs) isolated each way, against none."""
+    project, work = bench.project, bench.work
+    rubric = bench.course(None).rubric
+    folder = _finished_folder(bench)
+    submission = read_submission(folder)
 
-        print("data set and split ...", file=sys.stderr)
-        data = cached_synthetic_cifar(cache, "realistic", log=quiet)  # what the reference is sized for
-        cold, course = timed(open_course, project.solutions, project.assignment, cifar_dir=data, cache=cache)
-        warm, _ = timed(open_course, project.solutions, project.assignment, cifar_dir=data, cache=cache)
-        row("open a course: split cached vs prepared", warm, cold)
+    def module_run(isolation: str) -> float:
+        checking = Course(rubric, project.assignment, None, None, isolation)  # type: ignore[arg-type]
+        runs = (
+            timed(grade_submission, submission, checking, reference=None, out_dir=work / "quick", run_notebook=False)
+            for _ in range(3)
+        )
+        return min(seconds for seconds, _ in runs)
 
-        print("memory of a training run ...", file=sys.stderr)
-        assert course.split is not None
-        row("private memory of a training run: memory-mapped split vs own copy",
-            private_mb(course.split.folder, "mmap"), private_mb(course.split.folder, "copy"), "MB")  # fmt: skip
+    plain = module_run("none")
+    if isolation_available()[0]:
+        bench.table.row("module-only run: bubblewrap vs no isolation (the sandbox's cost)", module_run("bwrap"), plain)
+    if landlock_abi():
+        path = os.environ["PATH"]
+        os.environ["PATH"] = str(work)  # no bwrap on it: the fallback
+        try:
+            confined = module_run("auto")
+        finally:
+            os.environ["PATH"] = path
+        bench.table.row("module-only run: Landlock fallback vs no isolation (its cost)", confined, plain)
 
-        print("self-check --quick ...", file=sys.stderr)
-        folder = work / "student"
-        shutil.copytree(project.assignment, folder)
+
+def _finished_folder(bench: Bench) -> Path:
+    """A student's folder with the reference's notebook and module: what a student submits."""
+    folder = bench.work / "student"
+    if not folder.exists():
+        shutil.copytree(bench.project.assignment, folder)
         for name in ("toy_nn.ipynb", "hw3code/neural_net.py"):
-            shutil.copy(project.solutions / name, folder / name)
-        submission = read_submission(folder)
+            shutil.copy(bench.project.solutions / name, folder / name)
+    return folder
 
-        def module_run(isolation: str) -> float:
-            # What `grader check --quick` runs (the module's probes), isolated or not.
-            checking = Course(course.rubric, project.assignment, None, None, isolation)  # type: ignore[arg-type]
-            return min(
-                timed(grade_submission, submission, checking, reference=None, out_dir=work / "quick",
-                      run_notebook=False)[0]
-                for _ in range(3)
-            )  # fmt: skip
 
-        plain = module_run("none")
-        if isolation_available()[0]:
-            row("module-only run: bubblewrap vs no isolation (the sandbox's cost)", module_run("bwrap"), plain)
-        if landlock_abi():
-            path = os.environ["PATH"]
-            os.environ["PATH"] = str(work)  # no bwrap on it: the fallback
-            try:
-                confined = module_run("auto")
-            finally:
-                os.environ["PATH"] = path
-            row("module-only run: Landlock fallback vs no isolation (its cost)", confined, plain)
-        row("grader check --quick, whole command (start-up included)",
-            timed(subprocess.run, [sys.executable, "-m", "grader", "check", "--quick", str(folder)],
-                  capture_output=True)[0], 0.0)  # fmt: skip
-        ROWS[-1] = (*ROWS[-1][:2], "", "")
+def _bare_workspace(bench: Bench, submission: Path, data: Path, where: Path) -> Path:
+    """The workspace the grader builds for a run (the course's files, the submitted notebook and
+    module, the data where the notebook reads it), for running the notebook bare."""
+    shutil.rmtree(where, ignore_errors=True)
+    ignore = shutil.ignore_patterns("rubric.toml", "__pycache__", ".ipynb_checkpoints", "datasets")
+    shutil.copytree(bench.project.assignment, where, ignore=ignore)
+    for name in ("toy_nn.ipynb", "hw3code/neural_net.py"):
+        shutil.copy(submission / name, where / name)
+    (where / "data" / "datasets").mkdir(parents=True, exist_ok=True)
+    (where / "data" / "datasets" / "cifar-10-batches-py").symlink_to(data)
+    return where
 
-        print("batches ...", file=sys.stderr)
-        no_data = open_course(project.solutions, project.assignment, cifar_dir=None, cache=cache, skip_cifar=True)
-        examples = materialize_examples(project.examples / "examples.toml",
-                                        {"solutions": project.solutions, "assignment": project.assignment},
-                                        work / "examples", notebook="toy_nn.ipynb",
-                                        module="hw3code/neural_net.py")[:4]  # fmt: skip
-        grade_batch(examples[:1], work / "warmup", no_data, jobs=1, log=quiet)  # the reference run, cached
-        for name in ("one", "two"):
-            shutil.copytree(work / "warmup" / ".reference", work / name / ".reference")
-        # Each twice, the better time kept: the first batch of a process pays one-off costs.
-        one = min(timed(grade_batch, examples, work / "one", no_data, jobs=1, force=True, log=quiet)[0]
-                  for _ in range(2))  # fmt: skip
-        two = min(timed(grade_batch, examples, work / "two", no_data, jobs=2, force=True, log=quiet)[0]
-                  for _ in range(2))  # fmt: skip
-        row(f"grade {len(examples)} submissions (no data): -j 2 vs -j 1", two, one)
-        again, batch = timed(grade_batch, examples, work / "two", no_data, jobs=2, log=quiet)
-        assert len(batch.reused) == len(examples)
-        row(f"regrade {len(examples)} unchanged submissions vs grade them", again, two)
 
-        if not args.quick:
-            print("one full submission ...", file=sys.stderr)
-            full = work / "full"
-            grade_batch(examples[:1], full, course, jobs=1, log=quiet)
-            forced, batch = timed(grade_batch, examples[:1], full, course, jobs=1, force=True, log=quiet)
-            render, stats = timed(rerender, full)
-            ROWS.append(("one submission, full notebook on full-size data", f"{forced:.1f} s", "", ""))
-            per_report = render / max(stats.reports, 1)
-            row("render a student's report (and the summary) vs grade the submission", per_report, forced)
+# `grader grade` run with its peak memory reported: the grader's own process and the largest
+# of the processes under it (the sandboxed kernel), apart.
+_WITH_PEAKS = """
+import json, resource, sys
+from grader.cli import main
+code = main(sys.argv[1:])
+peaks = [resource.getrusage(w).ru_maxrss / 1024 for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+print("PEAKS " + json.dumps(peaks))
+sys.exit(code)
+"""
 
-    width = max(len(r[0]) for r in ROWS)
-    print(f"\n{'measurement':<{width}}  {'ours':>10}  {'baseline':>10}  {'ratio':>7}")
-    print("-" * (width + 33))
-    for what, ours, baseline, ratio in ROWS:
-        print(f"{what:<{width}}  {ours:>10}  {baseline:>10}  {ratio:>7}")
-    print(f"\n(2 cores here: {os.cpu_count()} CPUs; ratio = baseline / ours, higher is better)")
+
+def section_overhead(bench: Bench, profile: str) -> None:
+    """`grader grade` of one submission against bare `jupyter execute` of its notebook."""
+    table, work, data = bench.table, bench.work, bench.data(profile)
+    submission = bench.submissions()[0]  # the reference, as a student would hand it in
+    one = work / f"one-{profile}"
+    shutil.rmtree(one, ignore_errors=True)
+    shutil.copytree(submission, one / submission.name)
+    out = work / f"out-{profile}"
+    grade = [*GRADER, "grade", one, "--out", out, "--cache", bench.cache, "--cifar-dir", data, "-j", "1"]
+    measure(grade)  # the reference's run, once per course (cached), and the split
+    ws = _bare_workspace(bench, submission, data, work / f"bare-{profile}")
+    jupyter = Path(sys.executable).with_name("jupyter")
+    bare = measure(
+        [jupyter, "execute", "--output=executed", "toy_nn.ipynb"], cwd=ws, env={**ONE_THREAD, "PYTHONHASHSEED": "0"}
+    )
+    ours = measure([sys.executable, "-c", _WITH_PEAKS, *map(str, grade[3:]), "--force"])
+    stages = stages_of(out / submission.name / "grading.log")
+    label = f"({profile} set)"
+    if profile == "fast":
+        target, met = "overhead <= 2 s", ours.wall - bare.wall <= 2.0
+    else:
+        target, met = "ratio <= 1.03", ours.wall / bare.wall <= 1.03
+    what = f"one submission {label}: grader grade vs bare jupyter execute, wall (ratio ours / bare)"
+    table.row(what, ours.wall, bare.wall, ratio=ours.wall / bare.wall, target=target, met=met)
+    table.row("  the same, CPU (ratio ours / bare)", ours.cpu, bare.cpu, ratio=ours.cpu / bare.cpu)
+    table.row(f"  overhead {label}, wall (CPU {ours.cpu - bare.cpu:.1f} s)", ours.wall - bare.wall)
+    run, probes, notebook = stages["run"], stages["run.probes"], stages["run.notebook"]
+    parts = {
+        "module probes (hidden inputs, the 1.6.1 retraining)": probes,
+        "notebook in the sandbox (kernel start and harvest included)": notebook,
+        "workspace, sandbox start, reading the run back": run - probes - notebook,
+        "checks": stages["checks"],
+        "plots (artifacts)": stages["plots"],
+        "the rest: start-up, intake, report, class files": ours.wall - run - stages["checks"] - stages["plots"],
+    }
+    for what, seconds in parts.items():
+        table.row(f"  stage: {what}", seconds)
+    grader_mb, child_mb = _peaks(ours)
+    if profile == "realistic":
+        table.row("peak memory of a worker (full-size data): the run's largest process", child_mb, unit="MB",
+                  target="<= 2600 MB with the grader's", met=child_mb + grader_mb <= 2600)  # fmt: skip
+        table.row("  the grader's own process", grader_mb, unit="MB", target="<= 200 MB", met=grader_mb <= 200)
+        table.row("  bare jupyter execute's largest process", bare.peak_mb, unit="MB")
+
+
+def _peaks(measured: Measured) -> tuple[float, float]:
+    line = next(line for line in measured.stdout.splitlines() if line.startswith("PEAKS "))
+    grader_mb, child_mb = (float(x) for x in line[len("PEAKS ") :].strip("[]").split(","))
+    return grader_mb, child_mb
+
+
+@dataclass
+class BatchNumbers:
+    """What the batch section measured, for the peers and growth sections to compare with."""
+
+    per_submission_j1: float
+    per_submission_j2: float
+    caught: dict[str, bool]  # example -> scored below the reference
+
+
+_BATCH: list[BatchNumbers] = []
+
+
+def section_batch(bench: Bench) -> None:
+    """8 full-notebook submissions on the fast set, -j 1 and -j 2; then regraded unchanged."""
+    table, work = bench.table, bench.work
+    course = bench.course("fast")
+    submissions = bench.submissions()
+    warm = work / "batch-warm"
+    grade_batch(submissions[:1], warm, course, jobs=1, log=_QUIET)  # the reference's run, cached
+    seconds = {}
+    for jobs in (1, 2):
+        out = work / f"batch-j{jobs}"
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(warm / ".reference", out / ".reference")
+        seconds[jobs], batch = timed(grade_batch, submissions, out, course, jobs=jobs, log=_QUIET)
+    n = len(submissions)
+    table.row(f"grade {n} submissions (fast set): -j 2 vs -j 1", seconds[2], seconds[1], target=">= 1.85x",
+              met=seconds[1] / seconds[2] >= 1.85)  # fmt: skip
+    again, rerun = timed(grade_batch, submissions, work / "batch-j2", course, jobs=2, log=_QUIET)
+    assert len(rerun.reused) == n, rerun.reused
+    table.row(f"regrade {n} unchanged submissions, per submission", again / n, target="<= 0.05 s",
+              met=again / n <= 0.05)  # fmt: skip
+    full = {r.student: r.score for r in batch.results}["reference"]
+    caught = {r.student: r.score < full for r in batch.results if r.student != "reference-twin"}
+    _BATCH.append(BatchNumbers(seconds[1] / n, seconds[2] / n, caught))
+
+
+def section_peers(bench: Bench) -> None:
+    """nbgrader and otter-grader on the same 8 submissions, against ours."""
+    from benchmarks.peers import measure_peers
+
+    if not _BATCH:
+        section_batch(bench)
+    ours = _BATCH[-1]
+    runs = measure_peers(bench.submissions(), bench.work / "peers", bench.data("fast"))
+    if not runs:
+        bench.table.note("peers: none measured (make bench-peers makes their environments)")
+    for run in runs:
+        per = run.wall / run.submissions
+        bench.table.row(f"wall per submission: ours -j 1 vs {run.tool} ({run.mode})", ours.per_submission_j1, per,
+                        target="ahead", met=ours.per_submission_j1 < per)  # fmt: skip
+        bench.table.row(f"wall per submission: ours -j 2 vs {run.tool} (parallel: {run.parallel})",
+                        ours.per_submission_j2, per)  # fmt: skip
+        bench.table.row(f"  CPU per submission, {run.tool}", run.cpu / run.submissions)
+        missed = [e for e, c in ours.caught.items() if c and not run.caught.get(e, False)]
+        bench.table.note(
+            f"{run.tool}: {run.checks} graded tests; catches "
+            f"{sum(run.caught.get(e, False) for e in ours.caught)} of the examples' mistakes, ours "
+            f"{sum(ours.caught.values())}; it misses {', '.join(missed) or 'none of ours'}"
+        )
+    examples = sorted(ours.caught)
+    header = "caught (scored below the reference): " + ", ".join(
+        f"{e}: ours {'yes' if ours.caught[e] else 'no'}"
+        + "".join(f", {r.tool.split()[0]} {'yes' if r.caught.get(e) else 'no'}" for r in runs)
+        for e in examples
+    )
+    bench.table.note(header)
+
+
+def section_check(bench: Bench) -> None:
+    """`grader check --quick` and `grader check` of a finished folder, whole commands."""
+    folder = _finished_folder(bench)
+    quick = min((measure([*GRADER, "check", "--quick", folder]) for _ in range(3)), key=lambda m: m.wall)
+    bench.table.row("grader check --quick, whole command (start-up included)", quick.wall, target="<= 0.5 s",
+                    met=quick.wall <= 0.5)  # fmt: skip
+    data = bench.data("fast")
+    full = measure([*GRADER, "check", folder, "--cifar-dir", data], env=ONE_THREAD)
+    bench.table.row("grader check (module and notebook, fast set), whole command", full.wall)
+
+
+def section_render(bench: Bench) -> None:
+    """A student's report, both views, and the class pages of 300 students."""
+    from benchmarks.class_pages import measure_rendering
+
+    numbers = measure_rendering(bench.work / "render")
+    for what, seconds in numbers.items():
+        target, met = ("<= 5 s", seconds <= 5) if "class pages" in what else ("<= 0.3 s", seconds <= 0.3)
+        if "instructor" in what:
+            target, met = "", None
+        bench.table.row(f"render: {what}", seconds, target=target, met=met)
+
+
+def section_growth(bench: Bench) -> None:
+    """4, 8 and 16 submissions with -j 2 (module and notebook, no data): per submission."""
+    course = bench.course(None)
+    submissions = bench.submissions()
+    warm = bench.work / "growth-warm"
+    grade_batch(submissions[:1], warm, course, jobs=1, log=_QUIET)
+    per = {}
+    for n in (4, 8, 16):
+        classroom = bench.work / f"growth-{n}"
+        shutil.rmtree(classroom, ignore_errors=True)
+        for i in range(n):
+            shutil.copytree(submissions[i % len(submissions)], classroom / f"s{i:02d}")
+        out = bench.work / f"growth-out-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(warm / ".reference", out / ".reference")
+        seconds, _ = timed(grade_batch, [classroom], out, course, jobs=2, log=_QUIET)
+        per[n] = seconds / n
+    flat = max(per.values()) / min(per.values())
+    for n, seconds in per.items():
+        last = n == max(per)
+        what = f"grow: {n} submissions (no data), -j 2, per submission"
+        bench.table.row(what, seconds, target="flat (within 15%)" if last else "", met=flat <= 1.15 if last else None)
+    if _BATCH:
+        full = _BATCH[-1]
+        here = 300 * full.per_submission_j2 / 60
+        efficiency = full.per_submission_j1 / full.per_submission_j2 / 2  # of each of the 2 cores
+        big = 300 * full.per_submission_j1 / (32 * efficiency) / 60
+        bench.table.note(
+            f"a class of 300 (full notebooks, fast set): {here:.0f} min here with -j 2; about {big:.0f} min on "
+            f"32 cores with -j 32 at this machine's parallel efficiency ({efficiency:.0%}) and enough memory "
+            "(2.6 GB a worker)"
+        )
+
+
+def main() -> int:
+    """Run the sections asked for; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the fast set only; no peers")
+    parser.add_argument("--only", default="", help=f"comma-separated sections of: {', '.join(SECTIONS)}")
+    parser.add_argument("--peers", action="store_true", help="include the peers (made by make bench-peers)")
+    parser.add_argument("--markdown", type=Path, help="also write the table, as markdown, to this file")
+    args = parser.parse_args()
+    chosen = [s for s in args.only.split(",") if s] or [s for s in SECTIONS if s != "peers" or args.peers]
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
+        bench = Bench(find_project(ROOT), Path(tmp), Table(), args.quick)
+        for name in chosen:
+            print(f"{name} ...", file=sys.stderr, flush=True)
+            if name == "overhead":
+                for profile in ("fast",) if args.quick else ("fast", "realistic"):
+                    section_overhead(bench, profile)
+            else:
+                globals()[f"section_{name}"](bench)
+    table = bench.table
+    width = max(len(r[0]) for r in table.rows)
+    print(f"\n{'measurement':<{width}}  {'ours':>9}  {'baseline':>9}  {'ratio':>7}  {'target':<24}")
+    print("-" * (width + 64))
+    for what, ours, baseline, ratio, target, verdict in table.rows:
+        print(f"{what:<{width}}  {ours:>9}  {baseline:>9}  {ratio:>7}  {target:<24} {verdict}")
+    for note in table.notes:
+        print(f"- {note}")
+    print(f"\n({os.cpu_count()} CPUs here; ratio = baseline / ours unless the row says otherwise)")
+    if args.markdown:
+        args.markdown.write_text(table.markdown() + "\n", encoding="utf-8")
     return 0
 
 

@@ -26,6 +26,7 @@ temporary files in OUT, its temporary folders and, without bwrap, its processes.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import hashlib
 import json
@@ -34,7 +35,7 @@ import queue
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -297,12 +298,14 @@ def grade_submission(
     own error when it failed.
     """
     started = time.monotonic()
+    stages: dict[str, float] = {}  # where the time went, for grading.log (and the benchmark)
     (out_dir / "results.json").unlink(missing_ok=True)  # uncommitted while the folder is rewritten
     notebook, module, problems = load_submitted(submission, course.rubric)
     probes = _probes(course, hidden=reference is not None)
-    evidence, info = course.run(
-        notebook, module, probes, out_dir, uid=uid, run_notebook=run_notebook, progress=progress
-    )
+    with _stage(stages, "run"):
+        evidence, info = course.run(
+            notebook, module, probes, out_dir, uid=uid, run_notebook=run_notebook, progress=progress
+        )
     if isinstance(reference, concurrent.futures.Future):
         waiting = time.monotonic()
         reference = reference.result()
@@ -312,7 +315,8 @@ def grade_submission(
             evidence, run_problem="; ".join(p for p in [*submission.problems, *problems] if p) or "no notebook"
         )
     context = _context(course, reference, probes)
-    checks = run_checks(evidence, context, public_only=reference is None)
+    with _stage(stages, "checks"):
+        checks = run_checks(evidence, context, public_only=reference is None)
     sandbox = info.sandbox
     result = SubmissionResult(
         student=submission.student,
@@ -327,8 +331,9 @@ def grade_submission(
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         info=_run_summary(evidence, info),
     )
-    save_artifacts(evidence, out_dir, course.starter)
-    _write_log(out_dir / "grading.log", submission, result, info)
+    with _stage(stages, "plots"):
+        save_artifacts(evidence, out_dir, course.starter)
+    _write_log(out_dir / "grading.log", submission, result, info, stages)
     if before_commit is not None:
         before_commit(result)
     write_result(result, out_dir / "results.json")  # last (module docstring)
@@ -375,12 +380,28 @@ def _harvested(evidence: Evidence) -> dict[str, str]:
     return {name: "ok" if name in harvest.nets else harvest.notes.get(name, "missing") for name in HARVESTED_NETS}
 
 
-def _write_log(path: Path, submission: Submission, result: SubmissionResult, info: RunInfo) -> None:
+@contextlib.contextmanager
+def _stage(stages: dict[str, float], name: str) -> Iterator[None]:
+    """Add the seconds the block takes to `stages[name]`."""
+    begun = time.monotonic()
+    try:
+        yield
+    finally:
+        stages[name] = round(stages.get(name, 0.0) + time.monotonic() - begun, 3)
+
+
+def _write_log(
+    path: Path, submission: Submission, result: SubmissionResult, info: RunInfo, stages: Mapping[str, float]
+) -> None:
+    # "run" is the whole sandboxed run: its probes and notebook (run.json's own clocks) and
+    # what is left, the workspace, the sandbox's start and the harness's reading back.
+    inside = {f"run.{part}": seconds for part, seconds in (info.seconds or {}).items()}
     lines = [
         *_log_header(submission, result),
         f"score: {result.score:g} / {result.max_score:g}",
         f"run: {info.sandbox.note if info.sandbox else 'not run'}",
         f"time: {result.execution_time:.1f} s {json.dumps(info.seconds or {})}",
+        f"stages: {json.dumps({**stages, **inside})}",
         *(f"problem: {p}" for p in result.problems),
         "",
         *(f"{c.id}: {c.status} {c.score:g}/{c.max_score:g}: {c.message}" for c in result.checks),

@@ -1,0 +1,113 @@
+"""What the benchmark measures with, and the one table it prints.
+
+A row is a measurement beside its baseline from the same run, their ratio, and the
+target the row is held to (with whether this run met it). Commands are timed as a user
+would run them, in a child process: wall seconds, and CPU seconds from the children's
+resource usage (the sandbox, the kernel and every process under them are waited for, so
+their CPU is counted), and the peak resident memory of the largest of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ONE_THREAD", "Measured", "Table", "measure", "stages_of", "timed"]
+
+# One BLAS/OpenMP thread, as the sandbox gives every run, so that bare runs compare fairly.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One command's cost: wall and CPU seconds, and the largest child's peak memory (MB)."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+    stdout: str = ""
+
+
+def measure(argv: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Measured:
+    """Run `argv` to the end; raise with its output if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(map(str, argv))} exited {done.returncode}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of the children is the largest one's peak (Linux, kB), whichever ran.
+    return Measured(wall, cpu, after.ru_maxrss / 1024, done.stdout)
+
+
+def timed(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    """Seconds `function(*args, **kwargs)` took in this process, and what it returned."""
+    started = time.perf_counter()
+    value = function(*args, **kwargs)
+    return time.perf_counter() - started, value
+
+
+def stages_of(log: Path) -> dict[str, float]:
+    """The `stages:` line of a grading.log (grading.grade_submission writes it)."""
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if line.startswith("stages: "):
+            return {k: float(v) for k, v in json.loads(line[len("stages: ") :]).items()}
+    raise ValueError(f"{log}: no stages line")
+
+
+@dataclass
+class Table:
+    """The benchmark's rows, printed as they come (to stderr) and all at the end (to stdout)."""
+
+    rows: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def row(
+        self,
+        what: str,
+        ours: float,
+        baseline: float | None = None,
+        unit: str = "s",
+        *,
+        target: str = "",
+        met: bool | None = None,
+        ratio: float | None = None,
+    ) -> None:
+        """A measurement; `ratio` defaults to baseline / ours (higher is better)."""
+        if ratio is None and baseline is not None:
+            ratio = baseline / ours if ours else float("inf")
+        verdict = "" if met is None else ("met" if met else "NOT met")
+        cells = (what, _amount(ours, unit), _amount(baseline, unit), "" if ratio is None else f"{ratio:.2f}x")
+        self.rows.append((*cells, target, verdict))
+        print(f"  {' | '.join(c for c in (*cells, target, verdict) if c)}", file=sys.stderr, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line printed under the table (how a row was measured, a projection)."""
+        self.notes.append(text)
+        print(f"  note: {text}", file=sys.stderr, flush=True)
+
+    def markdown(self) -> str:
+        """The table as the README shows it."""
+        lines = ["| measurement | ours | baseline | ratio | target | |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        return "\n".join([*lines, "", *(f"- {n}" for n in self.notes)])
+
+
+def _amount(value: float | None, unit: str) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f} {unit}" if unit == "MB" or value >= 100 else f"{value:.3g} {unit}"
