@@ -61,6 +61,7 @@ class RunInfo:
     problems: tuple[str, ...] = ()
     seconds: dict[str, float] | None = None  # probes, notebook
     restored: tuple[str, ...] = ()  # given cells that ran as the course wrote them, not as submitted
+    probes_beside_notebook: float = 0.0  # seconds the long probes ran beside the notebook
 
 
 def load_submitted(submission: Submission, rubric: Rubric) -> tuple[NotebookNode | None, str | None, list[str]]:
@@ -191,7 +192,10 @@ def run_submission(
             for part in ("probes", "notebook")
             if isinstance(summary.get(part), dict)
         }
-    return evidence, RunInfo(result, executed, (problem,) if problem else (), seconds, restored)
+        probes_part = summary.get("probes")
+        beside = probes_part.get("beside_notebook") if isinstance(probes_part, dict) else None
+        beside = float(beside) if isinstance(beside, (int, float)) else 0.0  # run.json is the run's: checked
+    return evidence, RunInfo(result, executed, (problem,) if problem else (), seconds, restored, beside)
 
 
 @contextlib.contextmanager

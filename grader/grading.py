@@ -393,9 +393,12 @@ def _stage(stages: dict[str, float], name: str) -> Iterator[None]:
 def _write_log(
     path: Path, submission: Submission, result: SubmissionResult, info: RunInfo, stages: Mapping[str, float]
 ) -> None:
-    # "run" is the whole sandboxed run: its probes and notebook (run.json's own clocks) and
-    # what is left, the workspace, the sandbox's start and the harness's reading back.
+    # "run" is the whole sandboxed run: its probes and notebook (run.json's own clocks; the
+    # probes' last part runs beside the notebook) and what is left, the workspace, the
+    # sandbox's start and the harness's reading back.
     inside = {f"run.{part}": seconds for part, seconds in (info.seconds or {}).items()}
+    if info.probes_beside_notebook:
+        inside["run.probes.beside_notebook"] = info.probes_beside_notebook
     lines = [
         *_log_header(submission, result),
         f"score: {result.score:g} / {result.max_score:g}",

@@ -63,6 +63,17 @@ def test_the_reference_gets_full_marks_on_every_automatic_check(demo_results, ci
     assert len(cells) == 15 and all(c.status == "ok" for c in cells), cells
 
 
+def test_the_long_probe_trains_beside_the_notebook_and_grades_the_same(demo, demo_results):
+    """The 1.6.1 retraining probe runs while the notebook does (grading.log's stages say for
+    how long); the short probes ran before the notebook began. The grades are the demo's."""
+    _, out = demo
+    log = (out / "reference" / "grading.log").read_text().splitlines()
+    stages = json.loads(next(line for line in log if line.startswith("stages: ")).removeprefix("stages: "))
+    assert 0 < stages["run.probes.beside_notebook"] < stages["run.notebook"], stages
+    assert stages["run.probes"] > stages["run.probes.beside_notebook"], stages  # the short ones, first
+    assert demo_results["reference"].check("cifar.baseline").status == "passed"
+
+
 def test_the_starter_gets_zero_on_everything_it_leaves_unimplemented(demo_results):
     starter = demo_results["starter"]
     assert starter.score == 0

@@ -6,7 +6,12 @@ probe inputs and the output folder are, which probes to run and the time limits:
 probes and notebook share a budget that ends before the sandbox's own limit, so that
 a notebook still running then is stopped and harvested rather than killed.
 The probes run in a child process with their own time limit, so a module that
-hangs on import cannot stop the notebook from running, and vice versa. What this
+hangs on import cannot stop the notebook from running, and vice versa. The notebook
+starts once only the long probes (the CIFAR-10 training, seconds of it) are left, and
+they run beside it, on another core where there is one: the short probes' outputs are
+recorded before any of the notebook's code runs, and the long ones' are only as
+trustworthy as the student's module that computes them anyway (its code runs in that
+process; the grader checks their values against the reference outside). What this
 run writes is read back, and validated, by the grader outside the sandbox.
 
 The student's processes run as the same user as this one and could rewrite these files. In
@@ -26,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -47,19 +53,41 @@ def _die_with(parent):
         os._exit(137)
 
 
-def _run_probes(job_path, job, deadline):
-    started = time.monotonic()
+# probes.py's sign (its LONG_BEGUN), a file beside the outcomes, that only its long probes (the
+# CIFAR-10 training) are left: the notebook starts then, and they go on beside it.
+LONG_PROBES_BEGUN = "_long.json"
+
+
+def _start_probes(job_path):
+    """The probe process, started; and a dict that gets its end time ("ended") when it ends."""
     harness = os.getpid()
     argv = [sys.executable, str(HERE / "probes.py"), job_path]
     child = subprocess.Popen(argv, start_new_session=True, preexec_fn=lambda: _die_with(harness))
+    clock = {"started": time.monotonic()}
+    # A watcher, started after the fork (the hook above needs a single-threaded process),
+    # notes when the process ends, while the notebook may be running.
+    threading.Thread(target=lambda: (child.wait(), clock.setdefault("ended", time.monotonic())), daemon=True).start()
+    return child, clock
+
+
+def _wait_probes(child, clock, job, deadline, *, until_long=False):
+    """Wait for the probe process to end (or, `until_long`, until only its long probes are
+    left: None then, and it goes on); its status, stopping it at its time limit."""
+    started = clock["started"]
+    limit = started + max(0.0, min(job["probe_timeout"], deadline - started))
+    marker = Path(job["out_dir"]) / "probes" / LONG_PROBES_BEGUN
+    while until_long and child.poll() is None and time.monotonic() < limit:
+        if marker.exists():
+            return None
+        time.sleep(0.01)
     try:
-        code = child.wait(timeout=max(0.0, min(job["probe_timeout"], deadline - started)))
+        code = child.wait(timeout=max(0.0, limit - time.monotonic()))
         status = "ok" if code == 0 else f"exited with status {code}"
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
         status = "timeout"
-    return {"status": status, "seconds": round(time.monotonic() - started, 3)}
+    return {"status": status, "seconds": round(clock.get("ended", time.monotonic()) - started, 3)}
 
 
 def _run_notebook(job, deadline, kept):
@@ -140,12 +168,22 @@ def main(job_path):
     out_dir.mkdir(parents=True, exist_ok=True)
     summary, kept, probes = {}, {}, None
     if job["probes"]:
-        summary["probes"] = _run_probes(job_path, job, deadline)
-        print(f"probes: {summary['probes']['status']}", flush=True)
+        child, clock = _start_probes(job_path)
+        summary["probes"] = _wait_probes(child, clock, job, deadline, until_long=bool(job.get("notebook")))
         probes = _snapshot(out_dir / "probes")  # before any of the notebook's code runs
     if job.get("notebook"):
+        begun = time.monotonic()
         summary["notebook"] = _run_notebook(job, deadline, kept)
         print(f"notebook: {summary['notebook']['status']}", flush=True)
+    if job["probes"] and summary["probes"] is None:  # the long probes ran beside the notebook
+        summary["probes"] = _wait_probes(child, clock, job, deadline)
+        ended = clock.get("ended", time.monotonic())
+        summary["probes"]["beside_notebook"] = round(max(0.0, ended - begun), 3)
+        later = _snapshot(out_dir / "probes")
+        # What the short probes left is kept as it was before the notebook ran.
+        probes = None if probes is None or later is None else {**later, **probes}
+    if job["probes"]:
+        print(f"probes: {summary['probes']['status']}", flush=True)
     if _alone():
         _write_again(out_dir, probes, kept)
     (out_dir / "run.json").write_text(json.dumps(summary))
