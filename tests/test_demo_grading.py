@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
-from grader.grading import grade_batch, open_course
+from grader.grading import grade_batch, open_course, reference_evidence
+from grader.probe_plan import plan_probes
 from grader.sandbox import isolation_available
 
 pytestmark = pytest.mark.slow  # every test reads the demo class, graded for real (minutes)
@@ -72,6 +74,22 @@ def test_the_long_probe_trains_beside_the_notebook_and_grades_the_same(demo, dem
     assert 0 < stages["run.probes.beside_notebook"] < stages["run.notebook"], stages
     assert stages["run.probes"] > stages["run.probes.beside_notebook"], stages  # the short ones, first
     assert demo_results["reference"].check("cifar.baseline").status == "passed"
+
+
+def test_the_long_probe_computes_beside_the_notebook_what_it_computes_alone(demo, project, cache, cifar_dir, tmp_path):
+    """Grades stay bit for bit: the reference's 1.6.1 retraining, run beside its notebook in the
+    demo, left the very weights and history it leaves in a run of the module alone."""
+    _, out = demo
+    course = open_course(project.solutions, project.assignment, cifar_dir=cifar_dir, cache=cache)
+    beside = reference_evidence(course, out, lambda _: None).probe("cifar-baseline")  # the demo's, stored
+    (long,) = [p for p in plan_probes(hidden=True, cifar=True) if p.kind == "cifar_train"]
+    module = (project.solutions / course.rubric.module).read_text(encoding="utf-8")
+    alone, _ = course.run(None, module, [long], tmp_path, run_notebook=False)
+    alone = alone.probe("cifar-baseline")
+    assert beside.ok and alone.ok
+    assert sorted(beside.arrays) == sorted(alone.arrays)
+    for name, array in beside.arrays.items():
+        assert np.array_equal(array, alone.arrays[name]), name
 
 
 def test_the_starter_gets_zero_on_everything_it_leaves_unimplemented(demo_results):
