@@ -199,13 +199,13 @@ def section_overhead(bench: Bench, profile: str) -> None:
     shutil.copytree(submission, one / submission.name)
     out = work / f"out-{profile}"
     grade = [*GRADER, "grade", one, "--out", out, "--cache", bench.cache, "--cifar-dir", data, "-j", "1"]
-    measure(grade)  # the reference's run, once per course (cached), and the split
+    measure(grade, cwd=ROOT)  # the reference's run, once per course (cached), and the split
     ws = _bare_workspace(bench, submission, data, work / f"bare-{profile}")
     jupyter = Path(sys.executable).with_name("jupyter")
     bare = measure(
         [jupyter, "execute", "--output=executed", "toy_nn.ipynb"], cwd=ws, env={**ONE_THREAD, "PYTHONHASHSEED": "0"}
     )
-    ours = measure([sys.executable, "-c", _WITH_PEAKS, *map(str, grade[3:]), "--force"])
+    ours = measure([sys.executable, "-c", _WITH_PEAKS, *map(str, grade[3:]), "--force"], cwd=ROOT)
     stages = stages_of(out / submission.name / "grading.log")
     label = f"({profile} set)"
     if profile == "fast":
@@ -251,6 +251,7 @@ class BatchNumbers:
     per_submission_j1: float
     per_submission_j2: float
     caught: dict[str, bool]  # example -> scored below the reference
+    checks: int  # checks graded per submission
 
 
 _BATCH: list[BatchNumbers] = []
@@ -278,7 +279,7 @@ def section_batch(bench: Bench) -> None:
               met=again / n <= 0.05)  # fmt: skip
     full = {r.student: r.score for r in batch.results}["reference"]
     caught = {r.student: r.score < full for r in batch.results if r.student != "reference-twin"}
-    _BATCH.append(BatchNumbers(seconds[1] / n, seconds[2] / n, caught))
+    _BATCH.append(BatchNumbers(seconds[1] / n, seconds[2] / n, caught, len(batch.results[0].checks)))
 
 
 def section_peers(bench: Bench) -> None:
@@ -300,7 +301,7 @@ def section_peers(bench: Bench) -> None:
         bench.table.row(f"  CPU per submission, {run.tool}", run.cpu / run.submissions)
         missed = [e for e, c in ours.caught.items() if c and not run.caught.get(e, False)]
         bench.table.note(
-            f"{run.tool}: {run.checks} graded tests; catches "
+            f"{run.tool}: {run.checks} graded tests (ours {ours.checks} checks); catches "
             f"{sum(run.caught.get(e, False) for e in ours.caught)} of the examples' mistakes, ours "
             f"{sum(ours.caught.values())}; it misses {', '.join(missed) or 'none of ours'}"
         )

@@ -40,9 +40,10 @@ def measure(argv: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping
     """Run `argv` to the end; raise with its output if it fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(
-        [str(a) for a in argv], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
-    )
+    # As on a user's machine, Python keeps its compiled modules (a session's environment may
+    # forbid that, and then every command compiles the grader again: half a second).
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run([str(a) for a in argv], cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
