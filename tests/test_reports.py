@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import csv
 import dataclasses
+import io
 import json
 import os
 import re
@@ -173,6 +174,62 @@ def test_the_weights_show_subopt_net_best_net_and_the_reference(golden_out):
         for arrays, reference in [(both, _plotted_arrays(0)), (best_only, _plotted_arrays(0)), (best_only, {})]
     ]
     assert widths[0] > widths[1] > widths[2]  # three panels, two, one
+
+
+def _clear_render_caches() -> None:
+    from grader.report import charts, plots, render
+
+    for cached in (plots.rubric_curve, plots._title_strip, charts._font, render._environment_for):
+        cached.cache_clear()
+
+
+@pytest.mark.parametrize("student_view", [False, True])
+def test_a_report_from_the_caches_is_the_report_without_them(student_view):
+    """The pictures and templates kept across reports (rubric curve, weight titles, fonts, the Jinja
+    environment) change nothing: a page rendered warm is byte for byte a page rendered cold."""
+    result = read_result(GOLDEN / "out" / "forgot-half" / "results.json")
+    _clear_render_caches()
+    cold = _render(result, _plotted_arrays(1), _plotted_arrays(0), student_view)
+    _render(read_result(GOLDEN / "out" / "hardcoded-seed" / "results.json"), _plotted_arrays(2), {}, student_view)
+    warm = _render(result, _plotted_arrays(1), _plotted_arrays(0), student_view)
+    assert re.sub(r"Rendered [^<]+UTC", "", warm) == re.sub(r"Rendered [^<]+UTC", "", cold)
+    assert len(_images(warm)) == 3
+
+
+def test_a_warm_cache_never_draws_the_arrays_of_an_earlier_report():
+    """Nothing is cached by student: other arrays, or another accuracy, give other pictures."""
+    result = read_result(GOLDEN / "out" / "forgot-half" / "results.json")
+    before = _images(_render(result, _plotted_arrays(1), _plotted_arrays(0), student_view=False))
+    changed = {k: v.copy() for k, v in _plotted_arrays(1).items()}
+    changed["baseline.loss_history"][500] += 0.01
+    changed["best_net.grid"][0, 0] ^= 255
+    after = _images(_render(result, changed, _plotted_arrays(0), student_view=False))
+    assert after[0] != before[0] and after[1] != before[1] and after[2] == before[2]
+    other = dataclasses.replace(result, validation_accuracy=0.301)
+    assert _images(_render(other, changed, _plotted_arrays(0), student_view=False))[2] != after[2]
+
+
+def test_a_weight_grid_is_a_png_of_exactly_its_pixels():
+    from PIL import Image
+
+    from grader.report.plots import png_bytes
+
+    rgb = np.random.default_rng(3).integers(0, 256, (7, 11, 3), dtype=np.uint8)
+    with Image.open(io.BytesIO(png_bytes(rgb))) as image:
+        assert image.mode == "RGB" and np.array_equal(np.asarray(image), rgb)
+
+
+def test_a_curve_with_gaps_is_drawn_and_one_without_a_range_is_not():
+    from grader.report.plots import training_curves
+
+    stats = _plotted_arrays(1)
+    gaps = {
+        "loss_history": np.array([2.3, np.nan, 2.1, np.inf, 1.9]),
+        "val_acc_history": stats["baseline.val_acc_history"],
+    }
+    assert training_curves(gaps).startswith("data:image/png;base64,")
+    with pytest.raises(ValueError, match="range"):
+        training_curves({"loss_history": np.array([1e308, -1e308])})
 
 
 def test_the_rubric_marker_sits_where_the_exact_counts_put_it():

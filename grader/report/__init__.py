@@ -11,7 +11,8 @@ functions, so a fresh batch and a re-render look the same.
 
 Inside: `render` turns results into view objects and HTML (the templates lay them out),
 `files` writes the pages, `artifacts` and `plots` keep and draw what a run left (curves,
-weights), `console` prints the class as a table.
+weights; `charts` draws the lines with Pillow), `histograms` the class summary's (matplotlib),
+`console` prints the class as a table.
 """
 
 from .artifacts import save_artifacts

@@ -47,7 +47,13 @@ def _stored(result: SubmissionResult) -> SubmissionResult:
 
 def result_digest(result: SubmissionResult) -> str:
     """A digest of `result` as stored: each report carries the one of the result it shows."""
-    text = json.dumps(_stored(result).to_gradescope(), sort_keys=True)
+    return _digest_of_stored(_stored(result))
+
+
+def _digest_of_stored(stored: SubmissionResult) -> str:
+    """result_digest of a result already in its stored form (reading back is a fixed point),
+    without serialising it twice more."""
+    text = json.dumps(stored.to_gradescope(), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -87,7 +93,7 @@ def write_report(result: SubmissionResult, out: Path, rubric: Rubric, *, student
         rule=rubric.accuracy,
         title=rubric.title,
         student_view=student_view,
-        stamp=result_digest(result),
+        stamp=_digest_of_stored(result),
     )
     path = report_path(folder, student_view)
     atomic_write_text(path, html)
