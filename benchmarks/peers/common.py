@@ -10,7 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BENCH", "ROOT", "ChildClock", "PeerRun", "PeerUnavailableError", "peer_env", "run", "venv_bin"]
+__all__ = [
+    "BENCH",
+    "ROOT",
+    "ChildClock",
+    "PeerRun",
+    "PeerUnavailableError",
+    "installed_version",
+    "link_data",
+    "peer_env",
+    "run",
+    "venv_bin",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / ".bench"  # the peers' venvs (gitignored); `make bench-peers` makes them
@@ -87,3 +98,23 @@ class ChildClock:
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def link_data(folder: Path, cifar_dir: Path) -> None:
+    """`./data/datasets/cifar-10-batches-py/*` under `folder`, one link per file of the data set.
+
+    Not one link to the folder: nbgrader walks a submission without following linked folders, so
+    the data would be left out of `autograded/`; a linked file it copies (its cost is in the run)."""
+    dest = folder / "data" / "datasets" / "cifar-10-batches-py"
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in sorted(cifar_dir.resolve().iterdir()):
+        link = dest / item.name
+        if item.is_file() and not link.exists():
+            link.symlink_to(item)
+
+
+def installed_version(venv: str, distribution: str) -> str:
+    """The version of `distribution` installed in the peer venv `venv` (its own metadata, not ours)."""
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    out = subprocess.run([str(venv_bin(venv, "python")), "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip()

@@ -21,7 +21,7 @@ import nbformat
 
 from . import notebooks
 from .checks import Check, accuracy_expression, public_checks, validation_accuracy_source
-from .common import ChildClock, PeerRun, peer_env, run, venv_bin
+from .common import ChildClock, PeerRun, installed_version, link_data, peer_env, run, venv_bin
 
 __all__ = ["ASSIGNMENT", "build_course", "measure_nbgrader", "nbgrader_cells"]
 
@@ -36,7 +36,7 @@ import json, sys
 from nbgrader.api import Gradebook
 out = {}
 with Gradebook(sys.argv[1]) as gb:
-    for sub in gb.assignment_submissions(sys.argv[2]):
+    for sub in gb.assignment_submissions(sys.argv[2]):  # one notebook per submission here
         nb = sub.notebooks[0]
         out[sub.student_id] = {"score": sub.score, "max_score": sub.max_score,
                                "cells": {g.name: g.score for g in nb.grades}}
@@ -115,26 +115,7 @@ def _submit(course: Path, student: str, folder: Path, release_nb: nbformat.Noteb
     (dest / MODULE).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(folder / MODULE, dest / MODULE)
     shutil.copytree(course / "release" / ASSIGNMENT / "data", dest / "data", dirs_exist_ok=True)
-    _link_data(dest, cifar_dir)
-
-
-def _link_data(folder: Path, cifar_dir: Path) -> None:
-    """`./data/datasets/cifar-10-batches-py/*` under `folder`, one link per file of the data set.
-
-    Not one link to the folder: nbgrader walks the submission without following linked folders, so
-    the data would be left out of `autograded/`; a linked file it copies (its cost is in the run)."""
-    dest = folder / "data" / "datasets" / "cifar-10-batches-py"
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in sorted(cifar_dir.resolve().iterdir()):
-        link = dest / item.name
-        if item.is_file() and not link.exists():
-            link.symlink_to(item)
-
-
-def _version(env: dict[str, str]) -> str:
-    python = venv_bin(VENV, "python")
-    out = run([python, "-c", "import nbgrader; print(nbgrader.__version__)"], Path.cwd(), env, Path("/dev/null"))
-    return out.stdout.strip()
+    link_data(dest, cifar_dir)
 
 
 def measure_nbgrader(
@@ -159,7 +140,7 @@ def measure_nbgrader(
     grades = json.loads(read.stdout)
     caught = {s: grades[s]["score"] < grades[s]["max_score"] for s in students}
     peer = PeerRun(
-        tool=f"nbgrader {_version(env)}",
+        tool=f"nbgrader {installed_version(VENV, 'nbgrader')}",
         mode="autograde, sequential, no Docker",
         submissions=len(students),
         wall=clock.wall,
