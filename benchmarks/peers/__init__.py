@@ -15,8 +15,9 @@ from pathlib import Path
 
 from .common import ROOT, PeerRun, PeerUnavailableError
 
-__all__ = ["PeerRun", "demo_submissions", "measure_peers"]
+__all__ = ["TOOLS", "PeerRun", "demo_submissions", "measure_peers"]
 
+TOOLS = ("nbgrader", "otter")  # the peers, by the name of their venv under .bench/
 EXTRA_REFERENCE = "reference-copy"  # the eighth submission: the reference under another name
 
 
@@ -49,14 +50,18 @@ def demo_submissions(dest: Path) -> list[Path]:
 
 
 def measure_peers(
-    submissions: Sequence[Path], work: Path, cifar_dir: Path, log: Callable[[str], None] | None = None
+    submissions: Sequence[Path],
+    work: Path,
+    cifar_dir: Path,
+    log: Callable[[str], None] | None = None,
+    tools: Sequence[str] = TOOLS,
 ) -> list[PeerRun]:
     """Grade `submissions` (folders named by example id) with nbgrader and with otter-grader.
 
     `work` receives each peer's generated course tree and logs; `cifar_dir` is a
     `cifar-10-batches-py` folder each run sees as `./data/datasets/cifar-10-batches-py`. A peer
     whose venv is missing is skipped (`log` hears how to make it: `make bench-peers`); one that
-    fails raises, with its log's tail."""
+    fails raises, with its log's tail. `tools` picks some of `TOOLS` (default: both)."""
     from .nbgrader_peer import measure_nbgrader
     from .otter_peer import measure_otter
 
@@ -66,9 +71,11 @@ def measure_peers(
 
     cell_timeout = load_rubric(project.solutions / "rubric.toml").limits.cell_timeout
     runs = []
-    for name, measure in (("nbgrader", measure_nbgrader), ("otter", measure_otter)):
+    measures = {"nbgrader": measure_nbgrader, "otter": measure_otter}
+    for name in tools:
+        measure = measures[name]
         try:
-            peer, _ = measure(
+            peer, scores = measure(
                 list(submissions),
                 Path(work) / name,
                 Path(cifar_dir),
@@ -79,5 +86,6 @@ def measure_peers(
         except PeerUnavailableError as missing:
             say(f"skipped {missing}")
             continue
+        say(f"{peer.tool}: " + ", ".join(f"{student} {got:g}/{full:g}" for student, (got, full) in scores.items()))
         runs.append(peer)
     return runs

@@ -16,7 +16,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/peers`: make the pack
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     __package__ = "benchmarks.peers"
 
-from benchmarks.peers import PeerRun, demo_submissions, measure_peers
+from benchmarks.peers import TOOLS, PeerRun, demo_submissions, measure_peers
 
 
 def table(runs: list[PeerRun]) -> str:
@@ -46,6 +46,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=("fast", "realistic"), default="fast", help="synthetic CIFAR-10 profile")
     parser.add_argument("--work", type=Path, help="keep the generated courses and logs here (default: a temp folder)")
+    parser.add_argument("--tool", choices=TOOLS, action="append", help="run only this peer (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the runs to this file")
     args = parser.parse_args()
 
@@ -57,7 +58,7 @@ def main() -> int:
         work = args.work or Path(tmp)
         submissions = demo_submissions(work / "submissions")
         print(f"{len(submissions)} submissions, {args.profile} data; work in {work} ...", file=sys.stderr)
-        runs = measure_peers(submissions, work, cifar)
+        runs = measure_peers(submissions, work, cifar, tools=args.tool or TOOLS)
     print(table(runs))
     if args.json:
         args.json.write_text(json.dumps([dataclasses.asdict(r) for r in runs], indent=1))

@@ -120,8 +120,8 @@ def _submit(course: Path, student: str, folder: Path, release_nb: nbformat.Noteb
 
 def measure_nbgrader(
     submissions: Sequence[Path], work: Path, cifar_dir: Path, solutions: Path, starter: Path, cell_timeout: float
-) -> tuple[PeerRun, dict[str, dict]]:
-    """Grade `submissions` with nbgrader autograde; the run and each student's gradebook entry."""
+) -> tuple[PeerRun, dict[str, tuple[float, float]]]:
+    """Grade `submissions` with nbgrader autograde; the run and each student's (score, max) from the gradebook."""
     nbgrader = venv_bin(VENV, "nbgrader")
     env = peer_env(VENV)
     work.mkdir(parents=True, exist_ok=True)
@@ -149,4 +149,4 @@ def measure_nbgrader(
         caught=caught,
         checks=checks,
     )
-    return peer, grades
+    return peer, {s: (grades[s]["score"], grades[s]["max_score"]) for s in students}

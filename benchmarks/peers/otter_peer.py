@@ -121,8 +121,8 @@ def _student_notebook(folder: Path, release: nbformat.NotebookNode) -> nbformat.
 
 def measure_otter(
     submissions: Sequence[Path], work: Path, cifar_dir: Path, solutions: Path, starter: Path, cell_timeout: float
-) -> tuple[PeerRun, dict[str, dict]]:
-    """Grade `submissions` with `otter run`, one after another; the run and each results.json."""
+) -> tuple[PeerRun, dict[str, tuple[float, float]]]:
+    """Grade `submissions` with `otter run`, one after another; the run and each (score, max)."""
     del starter, cell_timeout  # otter's student version is made from the master; no per-cell bound in `otter run`
     otter = venv_bin(VENV, "otter")
     env = peer_env(VENV)
@@ -151,12 +151,11 @@ def measure_otter(
             note.write(f"[{name}: {one.wall:.1f} s wall, {one.cpu:.1f} s CPU]\n")
         results[name] = json.loads((out / "results.json").read_text())
     n_questions = len(_questions(solutions))
-    caught = {}
-    for name, result in results.items():
+    scores = {}
+    for name, result in results.items():  # Gradescope's results.json: a score per question
         tests = result.get("tests", [])
-        score = sum(t.get("score", 0) or 0 for t in tests)
-        max_score = sum(t.get("max_score", 0) or 0 for t in tests)
-        caught[name] = not tests or score < max_score - 1e-9
+        scores[name] = (sum(t.get("score") or 0 for t in tests), sum(t.get("max_score") or 0 for t in tests))
+    caught = {name: max_score == 0 or score < max_score - 1e-9 for name, (score, max_score) in scores.items()}
     peer = PeerRun(
         tool=f"otter-grader {installed_version(VENV, 'otter-grader')}",
         mode="otter run per submission, sequential, no Docker",
@@ -167,4 +166,4 @@ def measure_otter(
         caught=caught,
         checks=n_questions,
     )
-    return peer, results
+    return peer, scores
