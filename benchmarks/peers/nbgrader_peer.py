@@ -6,8 +6,15 @@ notebook with autograded test cells (nbgrader metadata: grade, locked, points), 
 generate_assignment` makes the release; each submission becomes `submitted/<student>/hw3/`: the
 student's notebook with the release's test cells in their places (a student of an nbgrader course
 works in the released notebook, so the test cells are there), their `neural_net.py`, the helpers
-and the data. `nbgrader autograde hw3` grades them one after another; the scores come from the
-gradebook database.
+and the data. `nbgrader autograde hw3` grades them one after another (it has no parallel
+option); the scores come from the gradebook database.
+
+What nbgrader 0.9 does by default that matters here, and what this version sets: autograde
+overwrites every non-notebook file of the source folder in the submission (the student's
+`neural_net.py` would become the starter's: `exclude_overwriting` keeps it); a cell may run 30 s
+(`Execute.timeout` is set to the rubric's cell timeout); a test cell scores 0 when it writes to
+stderr, warnings included; a test cell whose output is a number scores that many points (the
+accuracy rule uses it).
 """
 
 from __future__ import annotations
@@ -109,6 +116,7 @@ def _submit(course: Path, student: str, folder: Path, release_nb: nbformat.Noteb
             anchors[cell.metadata["nbgrader"]["grade_id"]] = previous
         elif "nbgrader" not in cell.metadata:
             previous = cell.get("id")
+    # Check here only carries a placement (name, anchor) for insert_after; the code is the release's.
     placed = [Check("", grade_id, anchors.get(grade_id, ""), 0.0, "") for grade_id in tests]
     student_nb = notebooks.insert_after(notebooks.read(folder / NOTEBOOK), placed, lambda c: [tests[c.name]])
     notebooks.write(student_nb, dest / NOTEBOOK)
