@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SYSTEM_PYTHON ?= /usr/bin/python3
 STUDENT_VENV := .venv-student
 
-.PHONY: demo test test-fast lint bench system-packages student-env clean
+.PHONY: demo test test-fast lint bench bench-peers system-packages student-env clean
 
 $(BIN)/grader: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,22 @@ test-fast: $(BIN)/grader
 
 bench: $(BIN)/grader
 	$(BIN)/python benchmarks/bench.py
+
+# The peers of issue 13, each in its own venv under .bench/ (gitignored; never the product's
+# dependencies): nbgrader and otter-grader from PyPI, plus what the homework's notebook needs (the
+# notebook packages of pyproject.toml). Then they grade the demo's 8 submissions on the fast
+# synthetic data; PEERS_ARGS adds options (e.g. --profile realistic, --work DIR, --json FILE).
+PEERS := .bench
+NOTEBOOK_PACKAGES := numpy matplotlib ipykernel nbformat nbclient
+
+$(PEERS)/%/.installed:
+	$(PYTHON) -m venv $(PEERS)/$*
+	$(PEERS)/$*/bin/pip install --quiet --upgrade pip
+	$(PEERS)/$*/bin/pip install --quiet $(if $(filter otter,$*),otter-grader,$*) $(NOTEBOOK_PACKAGES)
+	touch $@
+
+bench-peers: $(BIN)/grader $(PEERS)/nbgrader/.installed $(PEERS)/otter/.installed
+	$(BIN)/python benchmarks/peers $(PEERS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(STUDENT_VENV) demo-output .pytest_cache
