@@ -50,12 +50,13 @@ test-fast: $(BIN)/grader
 	echo "make test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 bench: $(BIN)/grader
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 # The peers of issue 13, each in its own venv under .bench/ (gitignored; never the product's
 # dependencies): nbgrader and otter-grader from PyPI, plus what the homework's notebook needs (the
-# notebook packages of pyproject.toml). Then they grade the demo's 8 submissions on the fast
-# synthetic data; PEERS_ARGS adds options (e.g. --profile realistic, --work DIR, --json FILE).
+# notebook packages of pyproject.toml). Then the whole benchmark runs with them: they grade the
+# demo's 8 submissions on the fast synthetic data beside ours, in the one table. BENCH_ARGS adds
+# options (e.g. --markdown FILE); `python -m benchmarks.peers` runs the peers alone.
 PEERS := .bench
 NOTEBOOK_PACKAGES := numpy matplotlib ipykernel nbformat nbclient
 
@@ -66,7 +67,7 @@ $(PEERS)/%/.installed:
 	touch $@
 
 bench-peers: $(BIN)/grader $(PEERS)/nbgrader/.installed $(PEERS)/otter/.installed
-	$(BIN)/python benchmarks/peers $(PEERS_ARGS)
+	$(BIN)/python benchmarks/bench.py --peers $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(STUDENT_VENV) demo-output .pytest_cache

@@ -30,16 +30,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.peers import EXTRA_REFERENCE, demo_submissions  # noqa: E402
 from benchmarks.timing import ONE_THREAD, Measured, Table, measure, stages_of, timed  # noqa: E402
 from grader.confine import landlock_abi  # noqa: E402
 from grader.datasets.synth import cached_synthetic_cifar  # noqa: E402
-from grader.examples import materialize_examples  # noqa: E402
 from grader.grading import Course, grade_batch, grade_submission, open_course  # noqa: E402
 from grader.intake import read_submission  # noqa: E402
 from grader.project import Project, find_project  # noqa: E402
@@ -58,6 +58,7 @@ class Bench:
     work: Path
     table: Table
     quick: bool
+    _submissions: list[Path] = field(default_factory=list)
 
     @property
     def cache(self) -> Path:
@@ -77,17 +78,10 @@ class Bench:
 
     def submissions(self) -> list[Path]:
         """The 8 submissions every batch grades: the demo's 7 examples and a second reference."""
-        folders = materialize_examples(
-            self.project.examples / "examples.toml",
-            {"solutions": self.project.solutions, "assignment": self.project.assignment},
-            self.work / "examples",
-            notebook="toy_nn.ipynb",
-            module="hw3code/neural_net.py",
-        )
-        twin = self.work / "examples" / "reference-twin"
-        if not twin.exists():
-            shutil.copytree(self.work / "examples" / "reference", twin)
-        return [*folders, twin]
+        folder = self.work / "examples"
+        if not folder.exists():
+            self._submissions = demo_submissions(folder)
+        return self._submissions
 
 
 def section_data(bench: Bench) -> None:
@@ -278,7 +272,7 @@ def section_batch(bench: Bench) -> None:
     table.row(f"regrade {n} unchanged submissions, per submission", again / n, target="<= 0.05 s",
               met=again / n <= 0.05)  # fmt: skip
     full = {r.student: r.score for r in batch.results}["reference"]
-    caught = {r.student: r.score < full for r in batch.results if r.student != "reference-twin"}
+    caught = {r.student: r.score < full for r in batch.results if r.student != EXTRA_REFERENCE}
     _BATCH.append(BatchNumbers(seconds[1] / n, seconds[2] / n, caught, len(batch.results[0].checks)))
 
 
