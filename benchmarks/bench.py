@@ -314,6 +314,9 @@ def section_check(bench: Bench) -> None:
     quick = min((measure([*GRADER, "check", "--quick", folder]) for _ in range(3)), key=lambda m: m.wall)
     bench.table.row("grader check --quick, whole command (start-up included)", quick.wall, target="<= 0.5 s",
                     met=quick.wall <= 0.5)  # fmt: skip
+    imports = min(measure([sys.executable, "-c", "import grader.cli, grader.selfcheck"]).wall for _ in range(3))
+    bench.table.row("  of it: Python's start and the grader's imports", imports)
+    bench.table.row("  of it: the rest (the module's run, its checks, reading the notebooks)", quick.wall - imports)
     data = bench.data("fast")
     full = measure([*GRADER, "check", folder, "--cifar-dir", data], env=ONE_THREAD)
     bench.table.row("grader check (module and notebook, fast set), whole command", full.wall)
