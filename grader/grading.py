@@ -604,7 +604,8 @@ def _grade_locked(
     for before, after in zip(unchanged, everyone, strict=True):
         if after != before:  # a TA's score, new or recorded before this regrade
             _write_report(after, out, course.rubric, log)
-    write_class_files(everyone, out, course.rubric, [r.student for r in everyone if r.harness_failed])
+    failures = [r.student for r in everyone if r.harness_failed]
+    write_class_files(everyone, out, course.rubric, failures, only_if_changed=True)
     ordered = everyone[: len(graded)]
     return BatchResult(tuple(ordered), tuple(sorted(failed)), tuple(sorted(reused)), time.monotonic() - started)
 

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.report import rerender
+from grader.report import rerender, write_class_files
 from grader.report.console import grade_table
+from grader.report.files import CLASS_FILES
 from grader.report.render import ClassRow, render_class_summary, render_student_report
 from grader.results import CheckResult, Diff, Item, SubmissionResult, read_result
 from grader.rubric import load_rubric
@@ -275,6 +276,24 @@ def test_a_diff_shows_as_one_and_a_text_that_looks_like_one_does_not() -> None:
     assert [type(d.observed) for d in stored.checks[0].details] == [Diff, str]
     html = _render(stored, {}, {}, student_view=False)
     assert html.count('<pre class="diff">') == 1
+
+
+def test_the_class_files_are_kept_when_they_were_written_from_the_same_results(tmp_path) -> None:
+    """A batch that regraded nobody keeps the class files (drawing their histograms was most of
+    its time); any change of a result, or a missing file, writes them all again."""
+    out = _graded_folder(tmp_path / "out")
+    results = [read_result(out / s / "results.json") for s in ("forgot-half", "hardcoded-seed")]
+    assert write_class_files(results, out, RUBRIC, only_if_changed=True)  # nothing there yet
+    before = {name: (out / name).stat().st_mtime_ns for name in CLASS_FILES}
+    assert not write_class_files(results, out, RUBRIC, only_if_changed=True)
+    assert {name: (out / name).stat().st_mtime_ns for name in CLASS_FILES} == before
+    assert write_class_files(results, out, RUBRIC)  # `grader report` always writes them
+    changed = dataclasses.replace(results[0], validation_accuracy=0.5)
+    assert write_class_files([changed, results[1]], out, RUBRIC, only_if_changed=True)
+    assert "50.0%" in (out / "index.html").read_text(encoding="utf-8")
+    (out / "questions.html").unlink()
+    assert write_class_files([changed, results[1]], out, RUBRIC, only_if_changed=True)
+    assert (out / "questions.html").is_file()
 
 
 def test_the_class_summary_and_the_terminal_show_the_same_flags() -> None:

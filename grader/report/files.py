@@ -100,19 +100,41 @@ def write_report(result: SubmissionResult, out: Path, rubric: Rubric, *, student
     return path
 
 
+CLASS_FILES = ("gradebook.csv", "questions.csv", "questions.html", "index.html")
+_CLASS_STAMP = ".class-files"  # in OUT: the digest of what the class files were written from
+
+
 def write_class_files(
-    results: Sequence[SubmissionResult], out: Path, rubric: Rubric, failed: Sequence[str] = ()
-) -> None:
+    results: Sequence[SubmissionResult],
+    out: Path,
+    rubric: Rubric,
+    failed: Sequence[str] = (),
+    *,
+    only_if_changed: bool = False,
+) -> bool:
     """Write `gradebook.csv`, `index.html` (the class summary, linking every student's
-    report), and for the TA `questions.html` and `questions.csv`."""
+    report), and for the TA `questions.html` and `questions.csv`; whether they were written.
+    `only_if_changed` keeps them when they were written from the very same results, rubric
+    and model answers (a batch that regraded nobody: drawing the class's histograms was
+    nearly all of its time)."""
+    model_answers = out / REFERENCE_FOLDER / MODEL_ANSWERS
+    answers_text = model_answers.read_text(encoding="utf-8") if model_answers.is_file() else "{}"
+    inputs = [[result_digest(r) for r in results], list(failed), rubric.title, repr(rubric.accuracy), answers_text]
+    digest = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
+    stamp = out / _CLASS_STAMP
+    current = stamp.is_file() and stamp.read_text(encoding="utf-8") == digest
+    if only_if_changed and current and all((out / name).is_file() for name in CLASS_FILES):
+        return False
+    stamp.unlink(missing_ok=True)  # unstamped while they are rewritten: a kill leaves them redone
     rows = [ClassRow(r, f"{r.student}/report.html", r.flags) for r in results]
     write_gradebook(results, out / "gradebook.csv")
     write_question_sheet(results, out / "questions.csv")
-    model_answers = out / REFERENCE_FOLDER / MODEL_ANSWERS
-    answers = json.loads(model_answers.read_text(encoding="utf-8")) if model_answers.is_file() else {}
+    answers = json.loads(answers_text)
     atomic_write_text(out / "questions.html", render_questions(rows, title=rubric.title, model_answers=answers))
     html = render_class_summary(rows, rule=rubric.accuracy, title=rubric.title, failed=failed)
     atomic_write_text(out / "index.html", html)
+    atomic_write_text(stamp, digest)
+    return True
 
 
 @dataclass(frozen=True)
