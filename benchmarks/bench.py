@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -390,11 +391,15 @@ def main() -> int:
         bench = Bench(find_project(ROOT), Path(tmp), Table(), args.quick)
         for name in chosen:
             print(f"{name} ...", file=sys.stderr, flush=True)
-            if name == "overhead":
-                for profile in ("fast",) if args.quick else ("fast", "realistic"):
-                    section_overhead(bench, profile)
-            else:
-                globals()[f"section_{name}"](bench)
+            try:
+                if name == "overhead":
+                    for profile in ("fast",) if args.quick else ("fast", "realistic"):
+                        section_overhead(bench, profile)
+                else:
+                    globals()[f"section_{name}"](bench)
+            except Exception as exc:  # one section's failure costs its rows, not the table
+                traceback.print_exc()
+                bench.table.note(f"{name}: FAILED ({type(exc).__name__}: {exc}); its rows are missing")
     table = bench.table
     width = max(len(r[0]) for r in table.rows)
     print(f"\n{'measurement':<{width}}  {'ours':>9}  {'baseline':>9}  {'ratio':>7}  {'target':<24}")
