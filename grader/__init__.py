@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError, DataError, GraderError, MarkerError, SandboxError, SubmissionError
 
 # The rest is imported when first used (PEP 562): `import grader` runs for every command, and a
-# command should load only what it needs (`grader check --quick` needs no notebook reader,
-# no templates, no starter generator: half a second of imports on a student's laptop).
+# command should load only what it needs (`grader check` needs no starter generator, `grader
+# data` no grading pipeline).
 _LAZY = {
     "check_assignment": "generate",
     "generate_assignment": "generate",
