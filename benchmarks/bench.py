@@ -215,7 +215,11 @@ def section_overhead(bench: Bench, profile: str) -> None:
         target, met = "ratio <= 1.03", ours.wall / bare.wall <= 1.03
     what = f"one submission {label}: grader grade vs bare jupyter execute, wall (ratio ours / bare)"
     table.row(what, ours.wall, bare.wall, ratio=ours.wall / bare.wall, target=target, met=met)
-    table.row("  the same, CPU (ratio ours / bare)", ours.cpu, bare.cpu, ratio=ours.cpu / bare.cpu)
+    # KNOWN WRONG (issue 13): the children's rusage of the processes inside bwrap does not reach
+    # this process, so the CPU and the largest child below miss the sandboxed run; the harness
+    # is to report its own children's usage instead.
+    table.row("  the same, CPU (ratio ours / bare; misses the sandboxed processes)", ours.cpu, bare.cpu,
+              ratio=ours.cpu / bare.cpu)  # fmt: skip
     table.row(f"  overhead {label}, wall (CPU {ours.cpu - bare.cpu:.1f} s)", ours.wall - bare.wall)
     run, probes, notebook = stages["run"], stages["run.probes"], stages["run.notebook"]
     beside = stages.get("run.probes.beside_notebook", 0.0)
@@ -233,9 +237,11 @@ def section_overhead(bench: Bench, profile: str) -> None:
         table.row(f"  stage: {what}", seconds)
     grader_mb, child_mb = _peaks(ours)
     # Both sets are full-size (50,000 training images, as CIFAR-10).
-    table.row(f"peak memory of a worker {label}: the run's largest process", child_mb, unit="MB",
+    table.row(f"peak memory of a worker {label}: the run's largest process (misses the sandboxed)", child_mb, unit="MB",
               target="<= 2600 MB with the grader's", met=child_mb + grader_mb <= 2600)  # fmt: skip
-    table.row("  the grader's own process", grader_mb, unit="MB", target="<= 200 MB", met=grader_mb <= 200)
+    # ru_maxrss counts the memory-mapped split's shared file pages too: not the private share.
+    table.row("  the grader's own process (file pages included)", grader_mb, unit="MB", target="<= 200 MB",
+              met=grader_mb <= 200)  # fmt: skip
     table.row("  bare jupyter execute's largest process", bare.peak_mb, unit="MB")
 
 
