@@ -58,7 +58,6 @@ class Bench:
     project: Project
     work: Path
     table: Table
-    quick: bool
     _submissions: list[Path] = field(default_factory=list)
 
     @property
@@ -384,7 +383,7 @@ def section_growth(bench: Bench) -> None:
 def main() -> int:
     """Run the sections asked for; print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the fast set only; no peers")
+    parser.add_argument("--quick", action="store_true", help="the overhead on the fast set only, not the realistic one")
     parser.add_argument("--only", default="", help=f"comma-separated sections of: {', '.join(SECTIONS)}")
     parser.add_argument("--peers", action="store_true", help="include the peers (made by make bench-peers)")
     parser.add_argument("--markdown", type=Path, help="also write the table, as markdown, to this file")
@@ -394,7 +393,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
-        bench = Bench(find_project(ROOT), Path(tmp), Table(), args.quick)
+        bench = Bench(find_project(ROOT), Path(tmp), Table())
         for name in chosen:
             print(f"{name} ...", file=sys.stderr, flush=True)
             try:
