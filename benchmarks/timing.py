@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ONE_THREAD", "Measured", "Table", "measure", "stages_of", "timed"]
+__all__ = ["ONE_THREAD", "ChildClock", "Measured", "Table", "measure", "stages_of", "timed"]
 
 # One BLAS/OpenMP thread, as the sandbox gives every run, so that bare runs compare fairly.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
@@ -38,21 +38,20 @@ class Measured:
 
 def measure(argv: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Measured:
     """Run `argv` to the end; raise with its output if it fails."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
+    clock = ChildClock()
     # As on a user's machine, Python keeps its compiled modules (a session's environment may
     # forbid that, and then every command compiles the grader again: half a second).
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    done = subprocess.run([str(a) for a in argv], cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with clock:
+        done = subprocess.run([str(a) for a in argv], cwd=cwd, env={**base, **(env or {})}, capture_output=True,
+                              text=True)  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(
             f"{' '.join(map(str, argv))} exited {done.returncode}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
         )
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     # ru_maxrss of the children is the largest one's peak (Linux, kB), whichever ran.
-    return Measured(wall, cpu, after.ru_maxrss / 1024, done.stdout)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return Measured(clock.wall, clock.cpu, peak, done.stdout)
 
 
 def timed(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
@@ -112,3 +111,28 @@ def _amount(value: float | None, unit: str) -> str:
     if value is None:
         return ""
     return f"{value:.0f} {unit}" if unit == "MB" or value >= 100 else f"{value:.3g} {unit}"
+
+
+class ChildClock:
+    """Wall seconds and the CPU seconds of children waited for inside the block.
+
+    RUSAGE_CHILDREN counts every terminated, waited-for descendant (a kernel the peer started and
+    reaped is in the peer's total), so the delta around a subprocess is its whole tree's CPU; but
+    not what runs inside bwrap, whose usage does not reach us (see README, Performance)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> ChildClock:
+        self._wall = time.perf_counter()
+        self._cpu = _children_cpu()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += _children_cpu() - self._cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

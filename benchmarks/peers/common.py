@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..timing import ONE_THREAD
+
 __all__ = [
     "BENCH",
     "ROOT",
-    "ChildClock",
     "PeerRun",
     "PeerUnavailableError",
     "installed_version",
@@ -60,8 +59,7 @@ def peer_env(venv: str) -> dict[str, str]:
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
     env["PATH"] = f"{BENCH / venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONNOUSERSITE="1")
-    env["MPLBACKEND"] = "Agg"  # as our harness: no display; plots still render (inline in the notebook)
+    env.update(ONE_THREAD, PYTHONNOUSERSITE="1")  # ONE_THREAD's Agg too: no display, as in our harness
     return env
 
 
@@ -74,30 +72,6 @@ def run(argv: Sequence[str | Path], cwd: Path, env: dict[str, str], log: Path) -
         tail = (result.stdout + result.stderr)[-3000:]
         raise RuntimeError(f"{argv[0]} failed (rc {result.returncode}), see {log}:\n{tail}")
     return result
-
-
-class ChildClock:
-    """Wall seconds and the CPU seconds of children waited for inside the block.
-
-    RUSAGE_CHILDREN counts every terminated, waited-for descendant (a kernel the peer started and
-    reaped is in the peer's total), so the delta around a subprocess is its whole tree's CPU."""
-
-    wall: float = 0.0
-    cpu: float = 0.0
-
-    def __enter__(self) -> ChildClock:
-        self._wall = time.perf_counter()
-        self._cpu = _children_cpu()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.wall += time.perf_counter() - self._wall
-        self.cpu += _children_cpu() - self._cpu
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def link_data(folder: Path, cifar_dir: Path) -> None:

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import nbformat
 
+from ..timing import ChildClock
 from . import notebooks
 from .checks import Check, accuracy_expression, public_checks, validation_accuracy_source
-from .common import ChildClock, PeerRun, installed_version, link_data, peer_env, run, venv_bin
+from .common import PeerRun, installed_version, link_data, peer_env, run, venv_bin
 
 __all__ = ["ASSIGNMENT", "build_course", "measure_nbgrader", "nbgrader_cells"]
 
